@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const alias = {
+  '@regime/engine': pkg('engine'),
+  '@regime/data': pkg('data'),
+};
+
+// One project per package plus the cross-package tests; `npm test` runs them all.
+export default defineConfig({
+  test: {
+    projects: [
+      { resolve: { alias }, test: { name: 'engine', include: ['packages/engine/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'data', include: ['packages/data/test/**/*.test.ts'], testTimeout: 60_000 } },
+      { resolve: { alias }, test: { name: 'cli', include: ['packages/cli/test/**/*.test.ts'], testTimeout: 120_000 } },
+      { resolve: { alias }, test: { name: 'e2e', include: ['tests/**/*.test.ts'], testTimeout: 300_000 } },
+    ],
+  },
+});
