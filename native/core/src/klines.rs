@@ -421,7 +421,7 @@ pub fn validate_columns(k: Klines, name: &str, opts: &ReadOptions) -> Result<Rea
     for i in 0..n {
         let opt = [k.quote_volume[i], k.trades[i], k.taker_buy_base[i], k.taker_buy_quote[i]];
         if let Err((col, msg)) = check_row(k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], opt) {
-            let value = [k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], f64::NAN, f64::NAN, opt[0], opt[1], opt[2], opt[3]][col];
+            let value = [k.open_time[i] as f64, k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], f64::NAN, f64::NAN, opt[0], opt[1], opt[2], opt[3]][col];
             return Err(DataError::BadValue { file: name.into(), line: i as u64 + 1, column: COLUMNS[col].into(), value: value.to_string(), message: msg });
         }
         if i > 0 && k.open_time[i] <= k.open_time[i - 1] {
