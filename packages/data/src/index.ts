@@ -12,3 +12,4 @@ export * from './synthetic.js';
 export * from './info.js';
 export * from './export.js';
 export * from './store.js';
+export * from './fetch.js';

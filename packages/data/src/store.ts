@@ -5,7 +5,7 @@
 //   manifest.json             per step: input hash, config, code version, outputs
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Field, Schema, Table, TimestampMillisecond, Uint8, makeData, makeVector, tableToIPC, tableFromIPC } from 'apache-arrow';
+import { Table, TimestampMillisecond, Uint8, makeData, makeVector, tableToIPC, tableFromIPC } from 'apache-arrow';
 import { version as coreVersion } from '@regime/engine';
 import { readBarSet, writeBarSet, type BarSet } from './arrow.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
@@ -100,12 +100,9 @@ export function writeRegimePath(workdir: string, startMs: number, regime: Uint8A
     open_time: makeVector(makeData({ type: new TimestampMillisecond('UTC'), length: n, nullCount: 0, data: times })),
     regime: makeVector(makeData({ type: new Uint8(), length: n, nullCount: 0, data: regime })),
   });
-  const schema = new Schema(
-    table.schema.fields.map((f) => new Field(f.name, f.type, false)),
-    new Map([['regime.meta', JSON.stringify(meta)]]),
-  );
+  table.schema.metadata.set('regime.meta', JSON.stringify(meta));
   const p = join(workdir, 'synth', 'regimes.arrow');
-  writeFileAtomic(p, tableToIPC(new Table(schema, table.batches), 'file'));
+  writeFileAtomic(p, tableToIPC(table, 'file'));
   return p;
 }
 

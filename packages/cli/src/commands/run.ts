@@ -1,0 +1,34 @@
+// `regime run`: the main job. Every capability is a step; a step whose inputs have not changed
+// since its last run is skipped (the manifest knows). Now: bars (ingest of the configured or
+// given sources, else the synthetic market), then info.
+import type { Context } from '../context.js';
+import { formatIngest, runIngest } from './ingest.js';
+import { formatSynth, runSynth } from './synth.js';
+import { formatInfo, runInfo } from './info.js';
+
+export interface RunArgs {
+  paths: string[];
+  seed?: number;
+}
+
+export async function runPipeline(ctx: Context, a: RunArgs) {
+  const sources = a.paths.length ? a.paths : ctx.config.data.sources;
+  const steps: Array<{ step: string; skipped: boolean; ms: number }> = [];
+  const t0 = performance.now();
+  ctx.ui.say(`step 1/2 bars: ${sources.length ? `ingest ${sources.join(', ')}` : 'synthetic market (no data given)'}`);
+  let bars;
+  if (sources.length) {
+    bars = await runIngest(ctx, { paths: sources, skipIfFresh: true });
+    if (!bars.skipped) ctx.ui.say(formatIngest(bars));
+  } else {
+    bars = await runSynth(ctx, { ...(a.seed !== undefined ? { seed: a.seed } : {}), skipIfFresh: true });
+    if (!bars.skipped) ctx.ui.say(formatSynth(bars));
+  }
+  steps.push({ step: 'bars', skipped: bars.skipped, ms: performance.now() - t0 });
+  const t1 = performance.now();
+  ctx.ui.say('step 2/2 info');
+  const info = runInfo(ctx);
+  ctx.ui.say(formatInfo(info));
+  steps.push({ step: 'info', skipped: false, ms: performance.now() - t1 });
+  return { workdir: ctx.workdir, source: sources.length ? 'files' : 'synthetic', steps, bars, info };
+}
