@@ -26,7 +26,7 @@ if (build.status !== 0) {
 }
 
 // 1. Rust core
-const cargo = run('cargo', ['test', '--manifest-path', 'native/Cargo.toml', '-p', 'regime-core', '--release'], { capture: true });
+const cargo = run('cargo', ['test', '--manifest-path', 'native/Cargo.toml', '-p', 'regime-core'], { capture: true });
 process.stdout.write(cargo.stdout ?? '');
 let cargoCounted = false;
 for (const m of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {

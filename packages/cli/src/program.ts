@@ -69,11 +69,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress or summaries, errors only')
     .option('--threads <n>', 'native kernel threads (default: all cores, or REGIME_THREADS)')
     .showHelpAfterError()
-    .exitOverride()
-    .action((_o: unknown, cmd: Command) => {
-      const ctx = context(cmd);
-      if (!printedConfig(ctx, cmd)) program.outputHelp();
-    });
+    .exitOverride();
 
   program
     .command('run')
@@ -173,8 +169,18 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    if (argv.length <= 2) {
+    const args = argv.slice(2);
+    const verbs = new Set(program.commands.map((c) => c.name()));
+    if (args.length === 0) {
       program.outputHelp();
+      return 0;
+    }
+    if (args.includes('--print-config') && !args.some((a) => verbs.has(a))) {
+      // `regime --print-config [-c file]` without a verb: parse the globals only.
+      program.parseOptions(args);
+      const g = program.opts() as Globals;
+      const config = loadConfig(g.config);
+      process.stdout.write(g.json ? JSON.stringify(config, null, 2) + '\n' : configToYaml(config));
       return 0;
     }
     await program.parseAsync(argv);

@@ -1,0 +1,118 @@
+// The `regime` command as users run it: a child process on the built CLI.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = resolve(fileURLToPath(import.meta.url), '../../dist/main.js');
+const tmp = () => mkdtempSync(join(tmpdir(), 'regime-cli-'));
+
+export function regime(args: string[], cwd = tmp()) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, REGIME_DEBUG: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr, cwd };
+}
+
+const small = (dir: string) => {
+  const p = join(dir, 'regime.yaml');
+  writeFileSync(p, 'seed: 7\nsynthetic:\n  assets: 4\n  days: 60\n');
+  return p;
+};
+
+describe('regime CLI', () => {
+  it('prints help and version with exit 0; a usage error exits 1', () => {
+    const h = regime(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toContain('Usage: regime');
+    for (const verb of ['run', 'fetch', 'ingest', 'synth', 'info', 'export']) expect(h.out).toContain(verb);
+    expect(regime(['--version']).out.trim()).toMatch(/^regime \d+\.\d+\.\d+$/);
+    const bad = regime(['frobnicate']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("unknown command 'frobnicate'");
+  });
+
+  it('run on the synthetic default: writes bars and regimes, then skips unchanged steps', () => {
+    const dir = tmp();
+    const cfg = small(dir);
+    const a = regime(['-c', cfg, 'run'], dir);
+    expect(a.code, a.err).toBe(0);
+    expect(a.out).toContain('synthetic market: 4 assets (SYN00…SYN03), 60 days, seed 7');
+    expect(existsSync(join(dir, '.regime/bars/1h.arrow'))).toBe(true);
+    expect(existsSync(join(dir, '.regime/bars/1d.arrow'))).toBe(true);
+    expect(existsSync(join(dir, '.regime/synth/regimes.arrow'))).toBe(true);
+    const b = regime(['-c', cfg, 'run', '--json'], dir);
+    expect(b.code).toBe(0);
+    const j = JSON.parse(b.out);
+    expect(j.steps[0]).toMatchObject({ step: 'bars', skipped: true });
+    expect(j.info[1].assets[0]).toMatchObject({ symbol: 'SYN00', present: 60, missing: 0 });
+    // A different seed is a different input: the step runs again.
+    const c = regime(['-c', cfg, 'run', '--seed', '8', '--json'], dir);
+    expect(JSON.parse(c.out).steps[0].skipped).toBe(false);
+  });
+
+  it('a bad kline row is a user error: exit 1, the file, line, column and value, no stack trace', () => {
+    const dir = tmp();
+    const f = join(dir, 'BTCUSDT-1h-2024-01.csv');
+    writeFileSync(f, '1704067200000,100,101,99,100.5,1,1704070799999,,,,\n1704070800000,100,101,99,abc,1,1704074399999,,,,\n');
+    const r = regime(['ingest', f], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`error: ${f}:2: column 'close': not a number (value 'abc')\n`);
+  });
+
+  it('duplicates need --repair, and the repair is reported', () => {
+    const dir = tmp();
+    const f = join(dir, 'BTCUSDT-1h-2024-01.csv');
+    const row = (t: number) => `${t},100,101,99,100.5,1,${t + 3_599_999},,,,`;
+    writeFileSync(f, [row(1704067200000), row(1704070800000), row(1704070800000), row(1704074400000)].join('\n'));
+    const r = regime(['ingest', f], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${f}:3: duplicate open_time 1704070800000`);
+    const ok = regime(['ingest', '--repair', f], dir);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain('repaired: BTCUSDT 1h: sorted 0 out-of-order row(s), dropped 1 duplicate(s)');
+  });
+
+  it('export writes a long CSV starting open_time,symbol sorted by time then symbol', () => {
+    const dir = tmp();
+    const cfg = small(dir);
+    expect(regime(['-c', cfg, 'synth'], dir).code).toBe(0);
+    const out = join(dir, 'bars.csv');
+    const r = regime(['export', 'bars', '--interval', '1d', '--format', 'csv', '--out', out], dir);
+    expect(r.code, r.err).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]!.startsWith('open_time,symbol,open,high,low,close,volume')).toBe(true);
+    // 4 assets × 60 days, less the 12 days before SYN03 lists (the default market lists its last quarter late).
+    expect(lines.length - 1).toBe(4 * 60 - 12);
+    const keys = lines.slice(1).map((l) => l.split(',').slice(0, 2));
+    expect(keys[0]).toEqual([String(Date.parse('2020-01-01T00:00:00Z')), 'SYN00']);
+    expect(keys[1]![1]).toBe('SYN01');
+    const sorted = [...keys].sort((a, b) => Number(a[0]) - Number(b[0]) || (a[1]! < b[1]! ? -1 : 1));
+    expect(keys).toEqual(sorted);
+    const bad = regime(['export', 'features', '--interval', '1d', '--out', out], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("unknown artifact 'features'");
+  });
+
+  it('config: --print-config shows defaults; an invalid config names the key', () => {
+    const p = regime(['--print-config']);
+    expect(p.code).toBe(0);
+    expect(p.out).toContain('seed: 42');
+    expect(p.out).toContain('minCoverage: 0.95');
+    const dir = tmp();
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'data:\n  minCoverage: 2\nsynthetic:\n  colour: blue\n');
+    const r = regime(['-c', bad, 'info'], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error: ${bad}: invalid config`);
+    expect(r.err).toContain('data.minCoverage');
+    expect(r.err).toContain('synthetic');
+  });
+
+  it('info without bars is a user error that says what to run', () => {
+    const r = regime(['info']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no bars in');
+    expect(r.err).toContain('regime run');
+  });
+});
