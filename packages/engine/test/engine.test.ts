@@ -43,7 +43,7 @@ describe('resample through the binding', () => {
   it('aggregates minutes to 5-minute bars with realized variance', () => {
     const g = grid([10, 11, 9, 12, 13, 14]);
     const out = engine.resampleSync(g, 300_000);
-    expect(Array.from(out.open)).toEqual([10, 13]);
+    expect(Array.from(out.open)).toEqual([10, 14]);
     expect(Array.from(out.close)).toEqual([13, 14]);
     expect(Array.from(out.nSub)).toEqual([5, 1]);
     const rv0 = [11 / 10, 9 / 11, 12 / 9, 13 / 12].reduce((s, r) => s + Math.log(r) ** 2, 0);
