@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { KLINES, REPO, describeShared } from './helpers/shared.js';
 import { startArchiveServer, type ArchiveServer } from './helpers/archive-server.js';
 
-const CLI = join(REPO, 'packages/cli/dist/main.js');
+const CLI = join(REPO, 'packages/cli/bin/regime.js');
 
 // Async spawn: the archive server runs in this process and must keep serving while the CLI runs.
 function regime(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {

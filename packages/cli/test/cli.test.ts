@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = resolve(fileURLToPath(import.meta.url), '../../dist/main.js');
+const CLI = resolve(fileURLToPath(import.meta.url), '../../bin/regime.js');
 const tmp = () => mkdtempSync(join(tmpdir(), 'regime-cli-'));
 
 export function regime(args: string[], cwd = tmp()) {

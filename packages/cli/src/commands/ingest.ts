@@ -34,15 +34,15 @@ export async function runIngest(ctx: Context, a: IngestArgs): Promise<IngestSumm
     ctx.ui.say('ingest: inputs unchanged, skipped');
     return { skipped: true, outputs: [], intervals: {}, repairs: [], mismatches: [] };
   }
-  const bar = ctx.ui.progress('reading', 1);
+  let bar: ReturnType<typeof ctx.ui.progress> | undefined;
   const r = await ingest(a.paths, {
     ...settings,
     onProgress: (done, total, label) => {
+      bar ??= ctx.ui.progress('reading', total);
       bar.update(done, label);
-      if (done === 0) (bar as { setTotal?: (n: number) => void }).setTotal?.(total);
     },
   });
-  bar.stop();
+  bar?.stop();
   const outputs = writeBars(ctx.workdir, r.sets, r.report);
   recordStep(ctx.workdir, 'ingest', { inputHash: hash, config: settings, outputs });
   return summarize(r.sets, r.report, outputs);
