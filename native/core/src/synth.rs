@@ -43,6 +43,9 @@ pub struct SynthSpec {
     /// Per-asset volatility multiplier s_i.
     pub vol_scale: Vec<f64>,
     pub start_price: Vec<f64>,
+    /// Expected exchange maintenance windows per year: 30 to 180 minutes during which no asset
+    /// has bars (prices keep moving, so the first bar after a window gaps). 0 disables.
+    pub maintenance_per_year: f64,
 }
 
 pub struct SynthMarket {
@@ -83,6 +86,7 @@ impl SynthSpec {
             listing_day,
             vol_scale: (0..n_assets).map(|i| 1.0 + 0.08 * i as f64).collect(),
             start_price: (0..n_assets).map(|i| 20_000.0 / 3f64.powi(i as i32)).collect(),
+            maintenance_per_year: 4.0,
         }
     }
 
@@ -110,6 +114,9 @@ impl SynthSpec {
             if !(r.vol_annual > 0.0) || !(0.0..1.0).contains(&r.corr) || !r.drift_annual.is_finite() {
                 return Err(DataError::arg(format!("regime {i}: need vol > 0, 0 <= corr < 1, finite drift")));
             }
+        }
+        if !(self.maintenance_per_year >= 0.0 && self.maintenance_per_year <= 365.0) {
+            return Err(DataError::arg(format!("maintenance_per_year must be in [0, 365] but received {}", self.maintenance_per_year)));
         }
         if !(self.dof > 2.0) {
             return Err(DataError::arg(format!("Student-t dof must exceed 2 but received {}", self.dof)));
@@ -156,6 +163,20 @@ pub fn generate(spec: &SynthSpec) -> Result<SynthMarket, DataError> {
             s = next;
         }
         regime.push(s as u8);
+    }
+
+    // Maintenance windows: per day, with probability rate/365, a window [start, end) in ms of the
+    // day. Drawn from the regime stream so they depend on the seed only.
+    let mut maintenance: Vec<Option<(i64, i64)>> = Vec::with_capacity(spec.n_days);
+    for _ in 0..spec.n_days {
+        let u: f64 = rng.random();
+        if u < spec.maintenance_per_year / 365.0 {
+            let start_min = rng.random_range(0..(24 * 60 - 180)) as i64;
+            let len_min = rng.random_range(30..=180) as i64;
+            maintenance.push(Some((start_min * 60_000, (start_min + len_min) * 60_000)));
+        } else {
+            maintenance.push(None);
+        }
     }
 
     let t_dist = StudentT::new(spec.dof).map_err(|e| DataError::arg(format!("bad dof: {e}")))?;
@@ -214,6 +235,14 @@ pub fn generate(spec: &SynthSpec) -> Result<SynthMarket, DataError> {
                     let j = d * bars_per_day + b;
                     let o = *lc;
                     let c = o * r.exp();
+                    if let Some((ms0, ms1)) = maintenance[d] {
+                        // A bar overlapping the window is absent; the price still moves.
+                        let b0 = b as i64 * spec.base_interval_ms;
+                        if b0 < ms1 && b0 + spec.base_interval_ms > ms0 {
+                            *lc = c;
+                            continue;
+                        }
+                    }
                     let vol = base_volume * vm / bars_per_day as f64;
                     g.open[j] = o;
                     g.close[j] = c;
@@ -240,6 +269,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn maintenance_windows_remove_bars_of_every_asset() {
+        let mut spec = SynthSpec::default_market(3, 400, 60_000, 2);
+        spec.maintenance_per_year = 30.0;
+        spec.listing_day = vec![0; 3];
+        let m = generate(&spec).unwrap();
+        let missing: Vec<usize> = (0..m.assets[0].len()).filter(|&j| m.assets[0].present[j] == 0).collect();
+        assert!(missing.len() > 30 * 20, "expected ~33 windows of 30..180 minutes, got {} missing minutes", missing.len());
+        for &j in &missing {
+            assert!(m.assets.iter().all(|g| g.present[j] == 0));
+        }
+        // Bars stay valid klines and the first bar after a window opens at the moved price.
+        let k0 = missing[0];
+        let mut j = k0;
+        while m.assets[0].present[j] == 0 {
+            j += 1;
+        }
+        assert_ne!(m.assets[0].open[j], m.assets[0].close[k0 - 1]);
+    }
+
+    #[test]
     fn deterministic_and_thread_independent() {
         let spec = SynthSpec::default_market(4, 40, 3_600_000, 7);
         let a = generate(&spec).unwrap();
@@ -259,6 +308,7 @@ mod tests {
         let mut spec = SynthSpec::default_market(3, 3000, 3_600_000, 11);
         spec.listing_day = vec![0; 3];
         spec.vol_scale = vec![1.0; 3];
+        spec.maintenance_per_year = 0.0;
         let m = generate(&spec).unwrap();
         let bpd = 24;
         for (k, reg) in spec.regimes.iter().enumerate() {
@@ -296,7 +346,8 @@ mod tests {
 
     #[test]
     fn late_listing_leaves_no_bars() {
-        let spec = SynthSpec::default_market(8, 50, 3_600_000, 1);
+        let mut spec = SynthSpec::default_market(8, 50, 3_600_000, 1);
+        spec.maintenance_per_year = 0.0;
         let m = generate(&spec).unwrap();
         let last = &m.assets[7];
         let first = spec.listing_day[7] * 24;

@@ -27,6 +27,8 @@ pub struct JsSynthOptions {
     pub listing_day: Option<Vec<u32>>,
     pub vol_scale: Option<Vec<f64>>,
     pub start_price: Option<Vec<f64>>,
+    /// Expected exchange maintenance windows per year (no bars for any asset); default 4.
+    pub maintenance_per_year: Option<f64>,
 }
 
 #[napi(object)]
@@ -95,6 +97,9 @@ pub fn synth_market(o: JsSynthOptions) -> Result<AsyncTask<SynthTask>> {
     }
     if let Some(p) = o.start_price {
         spec.start_price = p;
+    }
+    if let Some(m) = o.maintenance_per_year {
+        spec.maintenance_per_year = m;
     }
     Ok(AsyncTask::new(SynthTask { spec }))
 }

@@ -37,6 +37,8 @@ export const ConfigSchema = z
           .optional(),
         transition: z.array(z.array(z.number().min(0).max(1))).optional(),
         dof: z.number().gt(2).optional(),
+        /** Expected exchange maintenance windows per year (bars missing for every asset). */
+        maintenancePerYear: z.number().min(0).max(365).optional(),
       })
       .strict()
       .default({ assets: 13, days: 1461, baseInterval: '1h', start: '2020-01-01' }),

@@ -17,6 +17,7 @@ export interface SynthConfig {
   regimes?: engine.RegimeSpec[];
   transition?: number[][];
   dof?: number;
+  maintenancePerYear?: number;
 }
 
 export const DEFAULT_SYNTH: SynthConfig = { assets: 13, days: 1461, baseInterval: '1h', seed: 42, start: '2020-01-01' };
@@ -48,6 +49,7 @@ export async function synthesize(cfg: SynthConfig): Promise<SynthResult> {
   if (cfg.regimes) opts.regimes = cfg.regimes;
   if (cfg.transition) opts.transition = cfg.transition;
   if (cfg.dof !== undefined) opts.dof = cfg.dof;
+  if (cfg.maintenancePerYear !== undefined) opts.maintenancePerYear = cfg.maintenancePerYear;
   const m = await engine.synthMarket(opts);
   const symbols = synthSymbols(cfg.assets);
   const intervals = (cfg.intervals ?? DEFAULT_INTERVALS).filter((i) => intervalMs(i) >= intervalMs(cfg.baseInterval));

@@ -32,6 +32,7 @@ export async function runSynth(ctx: Context, a: SynthArgs): Promise<SynthSummary
     ...(s.regimes ? { regimes: s.regimes } : {}),
     ...(s.transition ? { transition: s.transition } : {}),
     ...(s.dof !== undefined ? { dof: s.dof } : {}),
+    ...(s.maintenancePerYear !== undefined ? { maintenancePerYear: s.maintenancePerYear } : {}),
   };
   const hash = createHash('sha256').update(JSON.stringify(cfg)).digest('hex');
   if (a.skipIfFresh && stepIsFresh(ctx.workdir, 'synth', hash)) {
