@@ -4,11 +4,16 @@
 //! Every public function returns `Result<_, DataError>` for bad input; panics are bugs.
 
 pub mod bars;
+pub mod cross;
 pub mod error;
+pub mod garch;
 pub mod grid;
+pub mod har;
 pub mod klines;
 pub mod resample;
+pub mod rolling;
 pub mod synth;
+pub mod trend;
 
 pub use bars::{GridBars, Klines};
 pub use error::DataError;

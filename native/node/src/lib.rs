@@ -8,9 +8,14 @@
 #![deny(clippy::all)]
 
 mod bars;
+mod cross;
+mod garch;
+mod har;
 mod klines;
 mod pool;
+mod rolling;
 mod synth;
+mod trend;
 
 use napi::{Error, Status};
 use napi_derive::napi;

@@ -5,6 +5,11 @@ import { callAsync, callSync } from './errors.js';
 import { finiteNumber, invalid, positiveInt, nonNegativeInt } from './validate.js';
 
 export { EngineError } from './errors.js';
+export * from './rolling.js';
+export * from './trend.js';
+export * from './cross.js';
+export * from './garch.js';
+export * from './har.js';
 export { invalid } from './validate.js';
 
 /** Bars on a complete UTC grid; row i opens at `start + i * intervalMs`. Missing bars have present 0 and NaN prices. */

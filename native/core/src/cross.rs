@@ -1,0 +1,1 @@
+//! (module cross: being written)

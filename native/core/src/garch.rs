@@ -1,0 +1,1 @@
+//! (module garch: being written)

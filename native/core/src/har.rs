@@ -1,0 +1,1 @@
+//! (module har: being written)

@@ -1,0 +1,1 @@
+//! (module rolling: being written)

@@ -1,0 +1,2 @@
+// (engine API for the cross kernels: being written)
+export {};

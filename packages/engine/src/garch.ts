@@ -1,0 +1,2 @@
+// (engine API for the garch kernels: being written)
+export {};

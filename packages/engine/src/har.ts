@@ -1,0 +1,2 @@
+// (engine API for the har kernels: being written)
+export {};

@@ -1,0 +1,2 @@
+// (engine API for the rolling kernels: being written)
+export {};

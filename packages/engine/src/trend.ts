@@ -1,0 +1,2 @@
+// (engine API for the trend kernels: being written)
+export {};
