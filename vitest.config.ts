@@ -5,6 +5,7 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 const alias = {
   '@regime/engine': pkg('engine'),
   '@regime/data': pkg('data'),
+  '@regime/features': pkg('features'),
 };
 
 // One project per package plus the cross-package tests; `npm test` runs them all.
@@ -13,6 +14,7 @@ export default defineConfig({
     projects: [
       { resolve: { alias }, test: { name: 'engine', include: ['packages/engine/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'data', include: ['packages/data/test/**/*.test.ts'], testTimeout: 60_000 } },
+      { resolve: { alias }, test: { name: 'features', include: ['packages/features/test/**/*.test.ts'], testTimeout: 120_000 } },
       { resolve: { alias }, test: { name: 'cli', include: ['packages/cli/test/**/*.test.ts'], testTimeout: 120_000 } },
       { resolve: { alias }, test: { name: 'e2e', include: ['tests/**/*.test.ts'], testTimeout: 300_000 } },
     ],

@@ -1,5 +1,6 @@
-// Helpers shared by the benchmark driver (run.mjs) and its 50M-row child (big.mjs).
+// Helpers shared by the benchmark driver (run.mjs) and its child processes (big.mjs, diag-alloc.mjs).
 // Plain Node ESM, no dependencies beyond the workspace packages.
+import { readFileSync } from 'node:fs';
 
 const T0 = performance.now();
 
@@ -129,4 +130,73 @@ export const BYTES_KERNEL_READS = 9 * 8 + 2 * 4 + 1;
 /** The per-asset options of the default market, for generating asset k of a market alone. */
 export function assetAlone(k) {
   return { listingDay: [0], volScale: [1 + 0.08 * k], startPrice: [20_000 / 3 ** k] };
+}
+
+/**
+ * Background load: how many cores other processes kept busy while a section ran. The benchmark
+ * shares its machine (builds, tests); a number here near 1 on a 2-core machine means the
+ * section's figures were taken with half the machine. Linux only (/proc/stat); null elsewhere.
+ * `ownChildCpuS` adds the CPU seconds of child processes the section ran.
+ */
+export function startSection(name, idleWait = null) {
+  const ticks = busyTicks;
+  const selfCpu = () => {
+    const r = process.resourceUsage();
+    return (r.userCPUTime + r.systemCPUTime) / 1e6;
+  };
+  const t0 = performance.now();
+  const b0 = ticks();
+  const c0 = selfCpu();
+  return {
+    end(ownChildCpuS = 0) {
+      // Sampled /proc/stat ticks are coarse (10 ms) and child CPU includes node start-up, so
+      // values below ~0.05 cores are noise.
+      const wall = (performance.now() - t0) / 1000;
+      const b1 = ticks();
+      const own = selfCpu() - c0 + ownChildCpuS;
+      const busy = b0 === null || b1 === null ? null : (b1 - b0) / CLK_TCK;
+      return {
+        section: name,
+        wall_s: sig(wall),
+        own_cpu_cores_avg: sig(own / wall, 3),
+        other_processes_cpu_cores_avg: busy === null ? null : sig(Math.max(0, busy - own) / wall, 2),
+        ...(idleWait ? { waited_for_idle_s: idleWait.waited_s ?? 0, busy_cores_at_start: idleWait.busy_cores_when_started ?? null } : {}),
+      };
+    },
+  };
+}
+const CLK_TCK = 100; // USER_HZ of /proc/stat on Linux
+
+function busyTicks() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return f[0] + f[1] + f[2] + f[5] + f[6];
+  } catch {
+    return null;
+  }
+}
+
+/** Cores kept busy by the whole machine over `ms` (this process sleeps meanwhile); null off Linux. */
+export async function busyCores(ms) {
+  const a = busyTicks();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = busyTicks();
+  return a === null || b === null ? null : (b - a) / CLK_TCK / (ms / 1000);
+}
+
+/**
+ * Wait (up to maxWaitS) until other processes use less than `threshold` cores over `sampleMs`, so
+ * a section does not start in the middle of someone's build. Returns what it saw.
+ */
+export async function waitForIdle(maxWaitS, threshold = 0.25, sampleMs = 2000) {
+  const t0 = performance.now();
+  let busy = await busyCores(sampleMs);
+  if (busy === null) return { checked: false };
+  let warned = false;
+  while (busy >= threshold && (performance.now() - t0) / 1000 < maxWaitS) {
+    if (!warned) log(`machine busy (${busy.toFixed(2)} cores used by other processes); waiting up to ${maxWaitS} s for it to settle`);
+    warned = true;
+    busy = await busyCores(sampleMs);
+  }
+  return { checked: true, waited_s: sig((performance.now() - t0) / 1000, 3), busy_cores_when_started: sig(busy, 2), idle_threshold_cores: threshold };
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { UserError, isInterval } from '@regime/data';
+import { FeatureDefSchema } from '@regime/features';
 
 const interval = z.string().refine(isInterval, { message: 'not a Binance interval (1m, 5m, 1h, 4h, 1d, …)' });
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
@@ -42,6 +43,23 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ assets: 13, days: 1461, baseInterval: '1h', start: '2020-01-01' }),
+    /** Date splits (inclusive last days); the holdout runs from the day after testEnd. */
+    splits: z
+      .object({ trainEnd: isoDate.default('2022-12-31'), validationEnd: isoDate.default('2023-12-31'), testEnd: isoDate.default('2024-12-31') })
+      .strict()
+      .refine((s) => s.trainEnd < s.validationEnd && s.validationEnd < s.testEnd, { message: 'splits must satisfy trainEnd < validationEnd < testEnd' })
+      .default({ trainEnd: '2022-12-31', validationEnd: '2023-12-31', testEnd: '2024-12-31' }),
+    features: z
+      .object({
+        /** Sets `run` and `features` compute (daily: SPEC B3 on 1d bars; hourly: SPEC A10 on 1h bars). */
+        sets: z.array(z.enum(['daily', 'hourly'])).min(1).default(['daily', 'hourly']),
+        /** Reference asset of the "vs BTC" features; default BTCUSDT when present, else the first symbol. */
+        anchor: z.string().optional(),
+        /** Extra definitions appended to a set, e.g. daily: [{name: rv_10d, group: vol, kernel: rolling, input: logret, stat: std, window: 10, formula: ...}]. */
+        custom: z.object({ daily: z.array(FeatureDefSchema).optional(), hourly: z.array(FeatureDefSchema).optional() }).strict().default({}),
+      })
+      .strict()
+      .default({ sets: ['daily', 'hourly'], custom: {} }),
     fetch: z
       .object({
         baseUrl: z.string().url().default('https://data.binance.vision'),

@@ -12,6 +12,7 @@ import { formatInfo, runInfo } from './commands/info.js';
 import { runExport } from './commands/export.js';
 import { formatFetch, runFetch } from './commands/fetch.js';
 import { runPipeline } from './commands/run.js';
+import { formatFeatures, runFeatures, runFeaturesList, type SetName } from './commands/features.js';
 
 interface Globals {
   workdir: string;
@@ -73,7 +74,7 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('the main job: ingest the given files (or the synthetic market when none), then report; unchanged steps are skipped')
+    .description('the main job: bars (ingest the given files, or the synthetic market when none) → info → features; unchanged steps are skipped')
     .argument('[paths...]', 'kline files or folders (Binance archive .zip/.csv, normalized .csv.gz, Arrow IPC)')
     .option('--seed <n>', 'seed for the synthetic market (default: config seed, 42)', intArg('seed'))
     .action(async (paths: string[], o: { seed?: number }, cmd: Command) => {
@@ -134,6 +135,25 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('features')
+    .description('compute feature sets from the stored bars (daily: SPEC B3 on 1d; hourly: SPEC A10 on 1h) into <workdir>/features/<set>.arrow')
+    .option('--set <names>', 'comma-separated sets: daily, hourly (default from config: both)', listArg)
+    .option('--list', 'print every feature of the sets with its kernel, parameters and formula, and exit')
+    .addHelpText('after', '\nExamples:\n  regime features --list\n  regime features --set daily\n  regime export features --interval 1d --format csv --out features.csv')
+    .action(async (o: { set?: string[]; list?: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (printedConfig(ctx, cmd)) return;
+      const sets = (o.set ?? ctx.config.features.sets) as SetName[];
+      for (const s of sets) if (s !== 'daily' && s !== 'hourly') throw new UserError(`unknown feature set '${s}' (daily, hourly)`);
+      if (o.list) {
+        process.stdout.write(runFeaturesList(ctx, sets) + '\n');
+        return;
+      }
+      const r = await runFeatures(ctx, sets);
+      ctx.ui.result(r, () => formatFeatures(r));
+    });
+
+  program
     .command('info')
     .description('assets, ranges, gaps and coverage of the stored bars')
     .option('--interval <i>', 'one interval only', intervalArg)
@@ -147,7 +167,7 @@ export function buildProgram(): Command {
   program
     .command('export')
     .description('write a stored artifact as a long table (open_time in ms UTC, symbol, …) to CSV or Arrow IPC')
-    .argument('<artifact>', 'what to export: bars')
+    .argument('<artifact>', 'what to export: bars, features')
     .requiredOption('--interval <i>', 'interval of the table', intervalArg)
     .requiredOption('--out <file>', 'output file')
     .addOption(new Option('--format <f>', 'output format').choices(['csv', 'arrow']).default('csv'))
@@ -155,7 +175,7 @@ export function buildProgram(): Command {
     .option('--symbols <list>', 'only these symbols', listArg)
     .option('--from <date>', 'first open_time (UTC date or ISO time)')
     .option('--to <date>', 'end of range (exclusive)')
-    .addHelpText('after', '\nExample:\n  regime export bars --interval 1d --format csv --out bars.csv')
+    .addHelpText('after', '\nExamples:\n  regime export bars --interval 1d --format csv --out bars.csv\n  regime export features --interval 1d --format csv --out features.csv')
     .action(async (artifact: string, o: Record<string, unknown>, cmd: Command) => {
       const ctx = context(cmd);
       if (printedConfig(ctx, cmd)) return;

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { exportBarsArrow, exportBarsCsv, loadBars, UserError, type Interval } from '@regime/data';
 import type { Context } from '../context.js';
+import { exportFeaturesCsv } from '@regime/features';
+import { loadFeatureSet, type SetName } from './features.js';
 
 export interface ExportArgs {
   artifact: string;
@@ -13,7 +15,8 @@ export interface ExportArgs {
   to?: string;
 }
 
-const ARTIFACTS = ['bars'];
+const ARTIFACTS = ['bars', 'features'];
+const SET_OF: Partial<Record<Interval, SetName>> = { '1d': 'daily', '1h': 'hourly' };
 
 function date(name: string, s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
@@ -24,8 +27,9 @@ function date(name: string, s: string | undefined): number | undefined {
 
 export async function runExport(ctx: Context, a: ExportArgs): Promise<{ artifact: string; interval: string; format: string; out: string; rows: number }> {
   if (!ARTIFACTS.includes(a.artifact)) {
-    throw new UserError(`unknown artifact '${a.artifact}': available now: ${ARTIFACTS.join(', ')} (features and labels arrive with later steps)`);
+    throw new UserError(`unknown artifact '${a.artifact}': available now: ${ARTIFACTS.join(', ')} (labels arrive with a later step)`);
   }
+  if (a.artifact === 'features') return exportFeatures(ctx, a);
   const set = loadBars(ctx.workdir, a.interval);
   const o = { includeMissing: !!a.includeMissing, ...(a.symbols ? { symbols: a.symbols } : {}) } as Parameters<typeof exportBarsCsv>[2] & object;
   const from = date('from', a.from);
@@ -39,5 +43,25 @@ export async function runExport(ctx: Context, a: ExportArgs): Promise<{ artifact
   }
   const out = resolve(a.out);
   const rows = a.format === 'csv' ? await exportBarsCsv(set, out, o) : exportBarsArrow(set, out, o);
+  return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
+}
+
+async function exportFeatures(ctx: Context, a: ExportArgs) {
+  const setName = SET_OF[a.interval];
+  if (!setName) throw new UserError(`no feature set on ${a.interval} bars (daily features are 1d, hourly are 1h)`);
+  if (a.format !== 'csv') throw new UserError('features export supports --format csv (the stored file is already Arrow IPC: <workdir>/features/<set>.arrow)');
+  const t = loadFeatureSet(ctx, setName);
+  if (a.symbols) {
+    const unknown = a.symbols.filter((s) => !t.symbols.includes(s));
+    if (unknown.length) throw new UserError(`unknown symbol(s) ${unknown.join(', ')}; have: ${t.symbols.join(', ')}`);
+  }
+  const o: { from?: number; to?: number; symbols?: string[] } = {};
+  const from = date('from', a.from);
+  const to = date('to', a.to);
+  if (from !== undefined) o.from = from;
+  if (to !== undefined) o.to = to;
+  if (a.symbols) o.symbols = a.symbols;
+  const out = resolve(a.out);
+  const rows = await exportFeaturesCsv(t, out, o);
   return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
 }

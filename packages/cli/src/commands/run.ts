@@ -5,6 +5,8 @@ import type { Context } from '../context.js';
 import { formatIngest, runIngest } from './ingest.js';
 import { formatSynth, runSynth } from './synth.js';
 import { formatInfo, runInfo } from './info.js';
+import { formatFeatures, runFeatures } from './features.js';
+import { storedIntervals } from '@regime/data';
 
 export interface RunArgs {
   paths: string[];
@@ -15,7 +17,7 @@ export async function runPipeline(ctx: Context, a: RunArgs) {
   const sources = a.paths.length ? a.paths : ctx.config.data.sources;
   const steps: Array<{ step: string; skipped: boolean; ms: number }> = [];
   const t0 = performance.now();
-  ctx.ui.say(`step 1/2 bars: ${sources.length ? `ingest ${sources.join(', ')}` : 'synthetic market (no data given)'}`);
+  ctx.ui.say(`step 1/3 bars: ${sources.length ? `ingest ${sources.join(', ')}` : 'synthetic market (no data given)'}`);
   let bars;
   if (sources.length) {
     bars = await runIngest(ctx, { paths: sources, skipIfFresh: true });
@@ -26,9 +28,16 @@ export async function runPipeline(ctx: Context, a: RunArgs) {
   }
   steps.push({ step: 'bars', skipped: bars.skipped, ms: performance.now() - t0 });
   const t1 = performance.now();
-  ctx.ui.say('step 2/2 info');
+  ctx.ui.say('step 2/3 info');
   const info = runInfo(ctx);
   ctx.ui.say(formatInfo(info));
   steps.push({ step: 'info', skipped: false, ms: performance.now() - t1 });
-  return { workdir: ctx.workdir, source: sources.length ? 'files' : 'synthetic', steps, bars, info };
+  const t2 = performance.now();
+  const have = storedIntervals(ctx.workdir);
+  const sets = ctx.config.features.sets.filter((s) => have.includes(s === 'daily' ? '1d' : '1h'));
+  ctx.ui.say(`step 3/3 features: ${sets.join(', ')}`);
+  const features = await runFeatures(ctx, sets, { skipIfFresh: true });
+  ctx.ui.say(formatFeatures(features));
+  steps.push({ step: 'features', skipped: features.every((f) => f.skipped), ms: performance.now() - t2 });
+  return { workdir: ctx.workdir, source: sources.length ? 'files' : 'synthetic', steps, bars, info, features };
 }
