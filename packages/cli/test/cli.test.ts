@@ -89,9 +89,42 @@ describe('regime CLI', () => {
     expect(keys[1]![1]).toBe('SYN01');
     const sorted = [...keys].sort((a, b) => Number(a[0]) - Number(b[0]) || (a[1]! < b[1]! ? -1 : 1));
     expect(keys).toEqual(sorted);
-    const bad = regime(['export', 'features', '--interval', '1d', '--out', out], dir);
+    const bad = regime(['export', 'labels', '--interval', '1d', '--out', out], dir);
     expect(bad.code).toBe(1);
-    expect(bad.err).toContain("unknown artifact 'features'");
+    expect(bad.err).toContain("unknown artifact 'labels'");
+  });
+
+  it('features: --list prints definitions with formulas; run computes them; export writes SPEC B3 names', () => {
+    const list = regime(['features', '--list']);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toContain('daily (1d): SPEC B3');
+    expect(list.out).toContain('realized_vol_20d [vol] rolling(input=logret stat=std window=20 ddof=1 scale=19.105)');
+    expect(list.out).toContain('std_{ddof=1}(r_{t−19..t}) · √365');
+    expect(list.out).toContain('btc_volume_share [cross]');
+    expect(list.out).toContain('hourly (1h): SPEC A10');
+    const dir = tmp();
+    writeFileSync(join(dir, 'regime.yaml'), 'synthetic:\n  assets: 4\n  days: 800\nfeatures:\n  custom:\n    daily:\n      - {name: vol_10d, group: vol, kernel: rolling, input: logret, stat: std, window: 10, formula: "std of r over 10 days"}\n');
+    const r = regime(['-c', 'regime.yaml', 'run', '--json'], dir);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.features.map((f: { set: string; skipped: boolean }) => [f.set, f.skipped])).toEqual([['daily', false], ['hourly', false]]);
+    expect(j.features[0].features).toContain('vol_10d');
+    const again = JSON.parse(regime(['-c', 'regime.yaml', 'run', '--json'], dir).out);
+    expect(again.features.every((f: { skipped: boolean }) => f.skipped)).toBe(true);
+    const out = join(dir, 'f.csv');
+    const e = regime(['-c', 'regime.yaml', 'export', 'features', '--interval', '1d', '--format', 'csv', '--out', out], dir);
+    expect(e.code, e.err).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe(
+      'open_time,symbol,realized_vol_20d,GARCH_sigma,HAR_daily,HAR_weekly,HAR_monthly,vol_ratio,rate_of_change,close_normalized,momentum_50d,' +
+        'return_skewness_30d,trend_strength,volume_trend,avg_pairwise_corr,btc_volume_share,vol_dispersion,corr_stability,mean_corr_30d,beta_btc_30d,log_vol_rel_median,vol_10d',
+    );
+    // Market-level features repeat on every symbol's row of a day.
+    const day = lines.filter((l) => l.startsWith(String(Date.parse('2021-06-01T00:00:00Z')) + ','));
+    expect(day.length).toBe(4);
+    const col = (l: string, name: string) => l.split(',')[lines[0]!.split(',').indexOf(name)];
+    expect(new Set(day.map((l) => col(l, 'avg_pairwise_corr'))).size).toBe(1);
+    expect(Number(col(day[0]!, 'avg_pairwise_corr'))).toBeGreaterThan(0);
   });
 
   it('config: --print-config shows defaults; an invalid config names the key', () => {
