@@ -165,7 +165,7 @@ pub struct JsMergeResult {
 pub fn merge_native_sync(native: JsGridBars, aggregate: JsGridBars, volume_rel_tol: f64) -> Result<JsMergeResult> {
     let n = from_js(&native, "native")?;
     let a = from_js(&aggregate, "aggregate")?;
-    if !(volume_rel_tol >= 0.0) {
+    if volume_rel_tol.is_nan() || volume_rel_tol < 0.0 {
         return Err(Error::new(Status::InvalidArg, format!("Expected volumeRelTol >= 0 but received {volume_rel_tol}")));
     }
     guard("mergeNative", || {

@@ -93,21 +93,23 @@ pub fn rolling_ewm(x: Float64ArraySlice, stat: String, alpha: f64) -> Result<Flo
 /// rolling stat, 'corr'/'cov', or 'ewmMean'/'ewmStd' (window arguments ignored for EWM).
 #[napi]
 pub fn rolling_warmup(stat: String, window: f64, min_periods: Option<f64>, ddof: Option<f64>) -> Result<u32> {
-    let n = match stat.as_str() {
-        "ewmMean" => rolling::ewm_warmup(EwmStat::Mean),
-        "ewmStd" => rolling::ewm_warmup(EwmStat::Std),
-        "corr" | "cov" => {
-            let (s, w) = (pair_arg(&stat)?, window_arg(window, min_periods, ddof)?);
-            w.check_pair(s).map_err(data_err)?;
-            rolling::pair_warmup(s, w)
-        }
-        _ => {
-            let (s, w) = (stat_arg(&stat)?, window_arg(window, min_periods, ddof)?);
-            w.check(s).map_err(data_err)?;
-            rolling::warmup(s, w)
-        }
-    };
-    Ok(n as u32)
+    guard("rollingWarmup", || {
+        let n = match stat.as_str() {
+            "ewmMean" => rolling::ewm_warmup(EwmStat::Mean),
+            "ewmStd" => rolling::ewm_warmup(EwmStat::Std),
+            "corr" | "cov" => {
+                let (s, w) = (pair_arg(&stat)?, window_arg(window, min_periods, ddof)?);
+                w.check_pair(s).map_err(data_err)?;
+                rolling::pair_warmup(s, w)
+            }
+            _ => {
+                let (s, w) = (stat_arg(&stat)?, window_arg(window, min_periods, ddof)?);
+                w.check(s).map_err(data_err)?;
+                rolling::warmup(s, w)
+            }
+        };
+        Ok(n.min(u32::MAX as usize) as u32)
+    })
 }
 
 pub struct RollingManyTask {
@@ -157,7 +159,7 @@ impl RollingStream {
     pub fn new(stat: String, window: f64, min_periods: Option<f64>, ddof: Option<f64>) -> Result<Self> {
         let s = stat_arg(&stat)?;
         let w = window_arg(window, min_periods, ddof)?;
-        Ok(RollingStream { inner: rolling::RollingStream::new(s, w).map_err(data_err)? })
+        guard("RollingStream", || Ok(RollingStream { inner: rolling::RollingStream::new(s, w).map_err(data_err)? }))
     }
 
     /// Add the next bar (NaN or ±Infinity for a missing one); returns the statistic of the
@@ -194,7 +196,7 @@ impl EwmStream {
     #[napi(constructor)]
     pub fn new(stat: String, alpha: f64) -> Result<Self> {
         let s = ewm_arg(&stat)?;
-        Ok(EwmStream { inner: rolling::EwmStream::new(s, alpha).map_err(data_err)? })
+        guard("EwmStream", || Ok(EwmStream { inner: rolling::EwmStream::new(s, alpha).map_err(data_err)? }))
     }
 
     #[napi]

@@ -9,7 +9,7 @@ import { z } from 'zod';
 export const BAR_INPUTS = ['open', 'high', 'low', 'close', 'volume', 'quote_volume', 'quote_volume_proxy', 'rv', 'rv_5m', 'trades'] as const;
 
 export const KERNELS = [
-  'logret', // ln x_t − ln x_{t−1}
+  'logret', // ln(x_t / x_{t−1})
   'log_change', // ln x_t − ln x_{t−n}
   'roc', // x_t / x_{t−n} − 1
   'rolling', // rolling stat over a window (mean, sum, var, std, skew, kurt, min, max, zscore)

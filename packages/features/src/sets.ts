@@ -5,7 +5,7 @@ const SQRT365 = Math.sqrt(365);
 
 /** SPEC B3: daily vol, trend and cross groups, and the per-asset cross inputs for graph nodes. */
 export const DAILY_SET: FeatureDef[] = [
-  { name: 'logret', group: 'base', kernel: 'logret', input: 'close', output: false, formula: 'r_t = ln C_t − ln C_{t−1}' },
+  { name: 'logret', group: 'base', kernel: 'logret', input: 'close', output: false, formula: 'r_t = ln(C_t / C_{t−1})' },
   // vol group
   { name: 'realized_vol_20d', group: 'vol', kernel: 'rolling', input: 'logret', stat: 'std', window: 20, ddof: 1, scale: SQRT365, formula: 'std_{ddof=1}(r_{t−19..t}) · √365' },
   { name: 'GARCH_sigma', group: 'vol', kernel: 'garch_sigma', input: 'logret', dist: 't', scale: SQRT365 / 100, formula: 'one-step σ_t of GARCH(1,1)-t on 100·r, fitted on train only, frozen forward; /100 · √365' },
@@ -35,7 +35,7 @@ export const DAILY_SET: FeatureDef[] = [
 
 /** SPEC A10: hourly, stationary inputs only, cross features vs BTC and vs the equal-weight market, no placeholders. */
 export const HOURLY_SET: FeatureDef[] = [
-  { name: 'log_ret_1', group: 'base', kernel: 'logret', input: 'close', formula: 'ln C_t − ln C_{t−1}' },
+  { name: 'log_ret_1', group: 'base', kernel: 'logret', input: 'close', formula: 'ln(C_t / C_{t−1})' },
   { name: 'vol_5', group: 'vol', kernel: 'rolling', input: 'log_ret_1', stat: 'std', window: 5, ddof: 1, formula: 'std(r over 5 h), full window' },
   { name: 'vol_20', group: 'vol', kernel: 'rolling', input: 'log_ret_1', stat: 'std', window: 20, ddof: 1, formula: 'std(r over 20 h), full window' },
   { name: 'vol_60', group: 'vol', kernel: 'rolling', input: 'log_ret_1', stat: 'std', window: 60, ddof: 1, formula: 'std(r over 60 h), full window' },
