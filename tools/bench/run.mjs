@@ -230,7 +230,7 @@ async function main() {
     large_50m: null,
     diagnostics: {},
     background_load: {
-      what: 'CPU cores other processes kept busy during each section (from /proc/stat minus this run\'s own CPU); the machine is shared, so read figures from a section with a high value with care',
+      what: "CPU cores kept busy by anything but this run's processes during each section (/proc/stat busy time minus this run's own CPU, children included). The machine may be shared, so read figures from a section with a high value with care. Kernel threads working for this run (writeback of the files it writes, page reclaim) count as other, so a few tenths in the CSV and Arrow sections can be the run itself.",
       loadavg_at_start: os.loadavg().map((x) => sig(x, 3)),
       idle_wait: `before each section, up to ${IDLE_WAIT_S} s in total (REGIME_BENCH_IDLE_WAIT_S), for other processes to use < 0.25 cores over 2 s`,
       sections: [],
@@ -243,8 +243,8 @@ async function main() {
 
   // ---- 50M rows in a child process, first, while this process is still small ----------------------
   {
-    log(`50M rows: ${BIG.assets} assets × ${BIG.days} days, one asset at a time, in a child process`);
     const sec = await begin('large_50m_child');
+    log(`50M rows: ${BIG.assets} assets × ${BIG.days} days, one asset at a time, in a child process`);
     const big = await runChild('big.mjs', { assets: BIG.assets, days: BIG.days, seedBase: BIG.seedBase, runs: RUNS, startMs: START_MS });
     sections.push(sec.end(big.cpu_s));
     result.large_50m = {
@@ -275,8 +275,8 @@ async function main() {
 
   // ---- memory bandwidth reference (first, on a fresh heap) -----------------------------------
   {
-    log(`memory bandwidth: 2 × ${BANDWIDTH_BYTES / 2 ** 30} GiB Float64Array`);
     const sec = await begin('memory_bandwidth');
+    log(`memory bandwidth: 2 × ${BANDWIDTH_BYTES / 2 ** 30} GiB Float64Array`);
     const n = BANDWIDTH_BYTES / 8;
     let src = new Float64Array(n);
     for (let i = 0; i < n; i++) src[i] = i * 0.5;
@@ -321,8 +321,8 @@ async function main() {
 
   // ---- the 11.1M-row market ----------------------------------------------------------------
   const S = SMALL;
-  log(`generating ${S.assets} assets × ${S.days} days × 1440 minutes (seed ${SEED})`);
   let sec = await begin('generate_and_check');
+  log(`generating ${S.assets} assets × ${S.days} days × 1440 minutes (seed ${SEED})`);
   const gen = await timeOnce(() =>
     engine.synthMarket({
       nAssets: S.assets,
@@ -451,8 +451,8 @@ async function main() {
   try {
     const csvPaths = grids.map((_, k) => join(tmp, `${symbol(k)}.csv`));
     const gzPaths = csvPaths.map((p) => `${p}.gz`);
-    log(`writing ${S.assets} CSV files to ${tmp}`);
     sec = await begin('csv_write_and_gzip');
+    log(`writing ${S.assets} CSV files to ${tmp}`);
     const w = await timeOnce(() =>
       writeCsvFiles(
         grids.map((g, k) => ({
@@ -502,8 +502,8 @@ async function main() {
     );
 
     sections.push(sec.end());
-    log('checking parsed CSV against the generated bars');
     sec = await begin('csv_parse');
+    log('checking parsed CSV against the generated bars');
     {
       const last = S.assets - 1;
       const a = await engine.readKlines(csvPaths[0]);
@@ -543,8 +543,8 @@ async function main() {
 
     sections.push(sec.end());
     // ---- Arrow IPC -------------------------------------------------------------------------
-    log('Arrow IPC: buildBarSets(1m) + writeBarSet');
     sec = await begin('arrow_ipc');
+    log('Arrow IPC: buildBarSets(1m) + writeBarSet');
     const arrowPath = join(tmp, 'bars-1m.arrow');
     const built = await timeOnce(() =>
       buildBarSets(
@@ -554,7 +554,7 @@ async function main() {
     );
     let set = built.out.sets.get('1m');
     const wr = await timeOnce(() => writeBarSet(arrowPath, set));
-    set = null;
+    set = built.out = null; // let the 1 GB BarSet go before timing the loads
     const arrowBytes = statSync(arrowPath).size;
     log(`  ${(arrowBytes / 1e9).toFixed(2)} GB written in ${wr.s.toFixed(1)} s; timing readBarSet`);
     const rd = await timeRuns(RUNS, () => readBarSet(arrowPath), (s, run) => {
@@ -584,9 +584,9 @@ async function main() {
   }
 
   // ---- allocator diagnostic (children) ---------------------------------------------------------
-  log('diagnostic: resample call breakdown, default malloc vs no-trim malloc (2 child processes)');
   const diagArgs = { assets: S.assets, days: S.days, seed: SEED, startMs: START_MS, runs: RUNS };
   sec = await begin('diagnostic_children');
+  log('diagnostic: resample call breakdown, default malloc vs no-trim malloc (2 child processes)');
   const diagDefault = await runChild('diag-alloc.mjs', diagArgs);
   const diagNoTrim = await runChild('diag-alloc.mjs', diagArgs, NO_TRIM_ENV);
   sections.push(sec.end(diagDefault.cpu_s + diagNoTrim.cpu_s));
@@ -683,6 +683,12 @@ async function main() {
     memory_read_GB_per_s: result.memory_bandwidth.sum_loop.read_GB_per_s,
   };
   result.main_process_peak_rss_mib = Math.round(process.resourceUsage().maxRSS / 1024);
+  const addonAtEnd = addonHash();
+  if (result.machine.native_addon && addonAtEnd && addonAtEnd.sha256_16 !== result.machine.native_addon.sha256_16) {
+    notes.push(
+      `The native addon file changed during the run (${result.machine.native_addon.sha256_16} → ${addonAtEnd.sha256_16}, rebuilt at ${addonAtEnd.mtime}); child processes started after that loaded the new build. Rerun for consistent figures.`,
+    );
+  }
   result.background_load.loadavg_at_end = os.loadavg().map((x) => sig(x, 3));
   const busy = sections.filter((x) => x.other_processes_cpu_cores_avg !== null && x.other_processes_cpu_cores_avg > 0.2);
   if (busy.length) {

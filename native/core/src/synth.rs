@@ -111,14 +111,14 @@ impl SynthSpec {
             }
         }
         for (i, r) in self.regimes.iter().enumerate() {
-            if !(r.vol_annual > 0.0) || !(0.0..1.0).contains(&r.corr) || !r.drift_annual.is_finite() {
+            if r.vol_annual.is_nan() || r.vol_annual <= 0.0 || !(0.0..1.0).contains(&r.corr) || !r.drift_annual.is_finite() {
                 return Err(DataError::arg(format!("regime {i}: need vol > 0, 0 <= corr < 1, finite drift")));
             }
         }
-        if !(self.maintenance_per_year >= 0.0 && self.maintenance_per_year <= 365.0) {
+        if !(0.0..=365.0).contains(&self.maintenance_per_year) {
             return Err(DataError::arg(format!("maintenance_per_year must be in [0, 365] but received {}", self.maintenance_per_year)));
         }
-        if !(self.dof > 2.0) {
+        if self.dof.is_nan() || self.dof <= 2.0 {
             return Err(DataError::arg(format!("Student-t dof must exceed 2 but received {}", self.dof)));
         }
         for (name, len) in [("listing_day", self.listing_day.len()), ("vol_scale", self.vol_scale.len()), ("start_price", self.start_price.len())] {
