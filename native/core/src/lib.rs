@@ -4,11 +4,13 @@
 //! Every public function returns `Result<_, DataError>` for bad input; panics are bugs.
 
 pub mod bars;
+pub mod cluster;
 pub mod cross;
 pub mod error;
 pub mod garch;
 pub mod grid;
 pub mod har;
+pub mod hmm;
 pub mod klines;
 pub mod resample;
 pub mod rolling;

@@ -8,9 +8,11 @@
 #![deny(clippy::all)]
 
 mod bars;
+mod cluster;
 mod cross;
 mod garch;
 mod har;
+mod hmm;
 mod klines;
 mod pool;
 mod rolling;

@@ -1,0 +1,1 @@
+//! Gaussian hidden Markov models (being written).

@@ -1,0 +1,1 @@
+//! (binding of regime_core::hmm: being written)

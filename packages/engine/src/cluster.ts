@@ -1,0 +1,2 @@
+// (engine API for the cluster kernels: being written)
+export {};

@@ -1,0 +1,2 @@
+// (engine API for the hmm kernels: being written)
+export {};
