@@ -32,8 +32,8 @@ import {
   sig,
   startSection,
   timeOnce,
-  waitForIdle,
   timeRuns,
+  waitForIdle,
 } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,7 +52,7 @@ const BANDWIDTH_BYTES = QUICK ? 2 ** 24 : 2 ** 30; // 1 GiB per array
 // instead of returning it to the kernel, and serve column-sized blocks from the heap, not mmap.
 const NO_TRIM_ENV = { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 40) };
 
-// PEERS.md (../shared/fixtures/PEERS.md): pandas 1.5.3, single-threaded, same 2-core machine class,
+// PEERS.md (/work/shared/fixtures/PEERS.md): pandas 1.5.3, single-threaded, on a 2-core Xeon VM,
 // same synthetic market size (13 × 593 × 1440 = 11,100,960 rows), medians of 3.
 const PEERS = {
   source: '/work/shared/fixtures/PEERS.md',
@@ -273,7 +273,7 @@ async function main() {
   if (QUICK) notes.push('--quick: tiny sizes to smoke-test the script; the figures are not benchmark results.');
   if (result.machine.git_worktree_dirty) notes.push('The git worktree had uncommitted changes when this ran; git_commit is the base commit.');
 
-  // ---- memory bandwidth reference (first, on a fresh heap) -----------------------------------
+  // ---- memory bandwidth reference (before the market is generated, on a small heap) -----------
   {
     const sec = await begin('memory_bandwidth');
     log(`memory bandwidth: 2 × ${BANDWIDTH_BYTES / 2 ** 30} GiB Float64Array`);

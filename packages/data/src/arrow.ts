@@ -152,8 +152,7 @@ function batchFor(set: BarSet, schema: Schema, k: number, symbols: Vector<Utf8>)
   const a = set.assets[k]!;
   const n = set.length;
   const step = intervalMs(set.interval);
-  const times = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) times[i] = BigInt(set.start + i * step);
+  const times = timesInt64(set.start, step, n);
   const zero = new Uint8Array(n);
   for (let i = 0; i < n; i++) zero[i] = a.bars.present[i] && a.bars.volume[i] === 0 ? 1 : 0;
   const dictField = schema.fields[1]!.type as Dictionary<Utf8, Int32>;
@@ -188,29 +187,65 @@ export function writeBarSet(path: string, set: BarSet): void {
   writeFileAtomic(path, barSetToIPC(set));
 }
 
-/** A float column as Float64Array with nulls turned into NaN, explicitly, chunk by chunk. */
+/** A float column as Float64Array with nulls turned into NaN, explicitly, chunk by chunk from the
+ * validity bitmap (never `toArray()`, which exposes whatever bytes sit under a null). */
 export function toFloat64(v: Vector): Float64Array {
   const out = new Float64Array(v.length);
   let pos = 0;
   for (const d of v.data) {
-    const values = d.values as Float64Array | Uint32Array | Int32Array;
+    const values = d.values as Float64Array | Uint32Array | Int32Array | Float32Array;
+    const src = values.subarray(d.offset, d.offset + d.length);
+    if (src instanceof Float64Array) out.set(src, pos);
+    else for (let i = 0; i < d.length; i++) out[pos + i] = src[i]!;
     const bitmap = d.nullBitmap;
-    for (let i = 0; i < d.length; i++) {
-      const j = d.offset + i;
-      const isNull = d.nullCount > 0 && bitmap && bitmap.length > 0 && ((bitmap[j >> 3]! >> (j & 7)) & 1) === 0;
-      out[pos++] = isNull ? NaN : Number(values[j]);
+    if (d.nullCount > 0 && bitmap && bitmap.length > 0) {
+      for (let i = 0; i < d.length; i++) {
+        const j = d.offset + i;
+        if (((bitmap[j >> 3]! >> (j & 7)) & 1) === 0) out[pos + i] = NaN;
+      }
     }
+    pos += d.length;
   }
   return out;
 }
 
 function toU32(v: Vector): Uint32Array {
-  return Uint32Array.from(toFloat64(v), (x) => (Number.isNaN(x) ? 0 : x));
+  const out = new Uint32Array(v.length);
+  let pos = 0;
+  for (const d of v.data) {
+    if (d.nullCount > 0) throw new Error(`column ${String(v.type)} has nulls where none are allowed`);
+    out.set((d.values as Uint32Array).subarray(d.offset, d.offset + d.length), pos);
+    pos += d.length;
+  }
+  return out;
 }
 
+/** A non-null Bool column as 0/1 bytes, straight from its bit-packed values. */
 function toFlags(v: Vector): Uint8Array {
   const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v.get(i) ? 1 : 0;
+  let pos = 0;
+  for (const d of v.data) {
+    const bits = d.values as Uint8Array;
+    for (let i = 0; i < d.length; i++) {
+      const j = d.offset + i;
+      out[pos + i] = (bits[j >> 3]! >> (j & 7)) & 1;
+    }
+    pos += d.length;
+  }
+  return out;
+}
+
+/** Open times start + i·step as int64 without a BigInt per row: write the two 32-bit halves. */
+export function timesInt64(start: number, step: number, n: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  const halves = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    const t = start + i * step; // exact: |t| < 2^53
+    const lo = t % 4294967296;
+    const hi = (t - lo) / 4294967296;
+    halves[2 * i] = lo >>> 0;
+    halves[2 * i + 1] = hi >>> 0;
+  }
   return out;
 }
 

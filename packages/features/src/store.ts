@@ -23,7 +23,7 @@ import {
   vectorFromArray,
   type Data,
 } from 'apache-arrow';
-import { intervalMs, toFloat64, writeFileAtomic, type Interval } from '@regime/data';
+import { intervalMs, timesInt64, toFloat64, writeFileAtomic, type Interval } from '@regime/data';
 import type { FeatureTable } from './compute.js';
 import { FeatureError } from './errors.js';
 
@@ -74,8 +74,7 @@ export function writeFeatures(path: string, t: FeatureTable, extra: Record<strin
   writer.reset(undefined, schema);
   t.symbols.forEach((_, k) => {
     const n = t.length;
-    const times = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) times[i] = BigInt(t.start + i * step);
+    const times = timesInt64(t.start, step, n);
     const children: Data[] = [
       makeData({ type: new TimestampMillisecond('UTC'), length: n, nullCount: 0, data: times }),
       makeData({ type: dict, length: n, nullCount: 0, data: new Int32Array(n).fill(k), dictionary: symbols }),
