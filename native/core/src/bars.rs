@@ -94,7 +94,70 @@ pub struct GridBars {
     pub present: Vec<u8>,
 }
 
+/// A borrowed view of a grid: what the resampler reads. Lets the binding hand JS typed arrays
+/// to a kernel without copying them.
+#[derive(Debug, Clone, Copy)]
+pub struct GridView<'a> {
+    pub interval_ms: i64,
+    pub start: i64,
+    pub open: &'a [f64],
+    pub high: &'a [f64],
+    pub low: &'a [f64],
+    pub close: &'a [f64],
+    pub volume: &'a [f64],
+    pub quote_volume: &'a [f64],
+    pub trades: &'a [f64],
+    pub taker_buy_base: &'a [f64],
+    pub taker_buy_quote: &'a [f64],
+    pub n_sub: &'a [u32],
+    pub n_expected: &'a [u32],
+    pub present: &'a [u8],
+}
+
+impl GridView<'_> {
+    pub fn len(&self) -> usize {
+        self.present.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.present.is_empty()
+    }
+    pub fn end(&self) -> i64 {
+        self.start + self.len() as i64 * self.interval_ms
+    }
+    pub fn open_time(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.interval_ms
+    }
+    /// Every column as long as `present`.
+    pub fn check(&self) -> Result<(), crate::DataError> {
+        let n = self.len();
+        let f = [self.open, self.high, self.low, self.close, self.volume, self.quote_volume, self.trades, self.taker_buy_base, self.taker_buy_quote];
+        if f.iter().any(|c| c.len() != n) || self.n_sub.len() != n || self.n_expected.len() != n {
+            return Err(crate::DataError::arg("grid columns have different lengths"));
+        }
+        Ok(())
+    }
+}
+
 impl GridBars {
+    pub fn view(&self) -> GridView<'_> {
+        GridView {
+            interval_ms: self.interval_ms,
+            start: self.start,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            volume: &self.volume,
+            quote_volume: &self.quote_volume,
+            trades: &self.trades,
+            taker_buy_base: &self.taker_buy_base,
+            taker_buy_quote: &self.taker_buy_quote,
+            n_sub: &self.n_sub,
+            n_expected: &self.n_expected,
+            present: &self.present,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.present.len()
     }

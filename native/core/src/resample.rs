@@ -8,11 +8,17 @@
 //! Bins are left-closed and labelled by their start; partial bins are kept and told apart
 //! by `n_sub` (the coverage rule lives with the caller).
 
-use crate::bars::GridBars;
+use crate::bars::{GridBars, GridView};
 use crate::error::DataError;
 use rayon::prelude::*;
 
 pub fn resample(fine: &GridBars, target_ms: i64) -> Result<GridBars, DataError> {
+    resample_view(&fine.view(), target_ms)
+}
+
+/// `resample` on a borrowed grid.
+pub fn resample_view(fine: &GridView, target_ms: i64) -> Result<GridBars, DataError> {
+    fine.check()?;
     let f = fine.interval_ms;
     if target_ms <= 0 || f <= 0 || target_ms % f != 0 {
         return Err(DataError::arg(format!(
@@ -30,7 +36,8 @@ pub fn resample(fine: &GridBars, target_ms: i64) -> Result<GridBars, DataError> 
     // Expected base bars per fine slot, for slots of a partial bin that lie outside the fine grid.
     let unit = fine.n_expected.iter().copied().find(|&e| e > 0).unwrap_or(1);
     let lead = ((fine.start - start) / f) as usize; // fine slots before the grid in the first bin
-    let mut prev_close = f64::NAN;
+    // ln of the last present close: one logarithm per bar, not two.
+    let mut prev_log = f64::NAN;
     for b in 0..n {
         let lo = (b * ratio).saturating_sub(lead);
         let hi = ((b + 1) * ratio).saturating_sub(lead).min(fine.len());
@@ -58,12 +65,13 @@ pub fn resample(fine: &GridBars, target_ms: i64) -> Result<GridBars, DataError> 
             tr += fine.trades[j];
             tb += fine.taker_buy_base[j];
             tq += fine.taker_buy_quote[j];
-            if prev_close.is_finite() {
-                let r = c.ln() - prev_close.ln();
+            let lc = c.ln();
+            if prev_log.is_finite() {
+                let r = lc - prev_log;
                 rv += r * r;
                 nret += 1;
             }
-            prev_close = c;
+            prev_log = lc;
         }
         out.n_sub[b] = nsub;
         out.n_expected[b] = nexp;
@@ -89,6 +97,11 @@ pub fn resample(fine: &GridBars, target_ms: i64) -> Result<GridBars, DataError> 
 /// so the result does not depend on the number of threads.
 pub fn resample_many(fine: &[GridBars], target_ms: i64) -> Result<Vec<GridBars>, DataError> {
     fine.par_iter().map(|g| resample(g, target_ms)).collect()
+}
+
+/// `resample_many` on borrowed grids.
+pub fn resample_many_views(fine: &[GridView], target_ms: i64) -> Result<Vec<GridBars>, DataError> {
+    fine.par_iter().map(|g| resample_view(g, target_ms)).collect()
 }
 
 /// Where a native coarse file and the same bars aggregated from finer data disagree.

@@ -3,6 +3,7 @@
 use crate::{data_err, guard, pool};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use regime_core::bars::GridView;
 use regime_core::{grid, resample, GridBars};
 
 /// Bars on a complete UTC grid; row i opens at `start + i * intervalMs` (ms since epoch).
@@ -103,8 +104,57 @@ pub(crate) fn from_js(g: &JsGridBars, arg: &str) -> Result<GridBars> {
     })
 }
 
+/// A borrowed view of a JS grid (checked: every column as long as `present`).
+fn view_js<'a>(g: &'a JsGridBars, arg: &str) -> Result<GridView<'a>> {
+    let n = g.present.len();
+    let f: [(&str, &[f64]); 9] = [
+        ("open", &g.open),
+        ("high", &g.high),
+        ("low", &g.low),
+        ("close", &g.close),
+        ("volume", &g.volume),
+        ("quoteVolume", &g.quote_volume),
+        ("trades", &g.trades),
+        ("takerBuyBase", &g.taker_buy_base),
+        ("takerBuyQuote", &g.taker_buy_quote),
+    ];
+    for (name, a) in f {
+        if a.len() != n {
+            return Err(Error::new(Status::InvalidArg, format!("{arg}.{name} has length {} but present has {n}", a.len())));
+        }
+    }
+    for (name, a) in [("nSub", &g.n_sub), ("nExpected", &g.n_expected)] {
+        if a.len() != n {
+            return Err(Error::new(Status::InvalidArg, format!("{arg}.{name} has length {} but present has {n}", a.len())));
+        }
+    }
+    let interval_ms = ms(g.interval_ms, &format!("{arg}.intervalMs"))?;
+    if interval_ms <= 0 {
+        return Err(Error::new(Status::InvalidArg, format!("Expected positive {arg}.intervalMs but received {interval_ms}")));
+    }
+    Ok(GridView {
+        interval_ms,
+        start: ms(g.start, &format!("{arg}.start"))?,
+        open: &g.open,
+        high: &g.high,
+        low: &g.low,
+        close: &g.close,
+        volume: &g.volume,
+        quote_volume: &g.quote_volume,
+        trades: &g.trades,
+        taker_buy_base: &g.taker_buy_base,
+        taker_buy_quote: &g.taker_buy_quote,
+        n_sub: &g.n_sub,
+        n_expected: &g.n_expected,
+        present: &g.present,
+    })
+}
+
+/// Holds references to the caller's typed arrays (napi refs keep them alive) and reads them in
+/// place on the pool: no copy. The caller must not mutate the arrays until the Promise settles
+/// (the same contract as onnxruntime-node's and duckdb-node's async workers).
 pub struct ResampleTask {
-    input: Vec<GridBars>,
+    input: Vec<JsGridBars>,
     target_ms: i64,
 }
 
@@ -112,9 +162,9 @@ impl Task for ResampleTask {
     type Output = Vec<GridBars>;
     type JsValue = Vec<JsGridBars>;
     fn compute(&mut self) -> Result<Self::Output> {
-        let input = std::mem::take(&mut self.input);
+        let views = self.input.iter().enumerate().map(|(i, g)| view_js(g, &format!("grids[{i}]"))).collect::<Result<Vec<_>>>()?;
         let t = self.target_ms;
-        guard("resample", || pool::install(|| resample::resample_many(&input, t))?.map_err(data_err))
+        guard("resample", || pool::install(|| resample::resample_many_views(&views, t))?.map_err(data_err))
     }
     fn resolve(&mut self, _env: Env, out: Self::Output) -> Result<Self::JsValue> {
         Ok(out.into_iter().map(to_js).collect())
@@ -125,16 +175,19 @@ impl Task for ResampleTask {
 /// across assets, off the JS thread.
 #[napi(ts_return_type = "Promise<Array<JsGridBars>>")]
 pub fn resample_many(grids: Vec<JsGridBars>, target_ms: f64) -> Result<AsyncTask<ResampleTask>> {
-    let input = grids.iter().enumerate().map(|(i, g)| from_js(g, &format!("grids[{i}]"))).collect::<Result<Vec<_>>>()?;
-    Ok(AsyncTask::new(ResampleTask { input, target_ms: ms(target_ms, "targetMs")? }))
+    // Check shapes on the JS thread so a bad argument throws synchronously with its name.
+    for (i, g) in grids.iter().enumerate() {
+        view_js(g, &format!("grids[{i}]"))?;
+    }
+    Ok(AsyncTask::new(ResampleTask { input: grids, target_ms: ms(target_ms, "targetMs")? }))
 }
 
-/// Blocking variant of `resampleMany` for one grid.
+/// Blocking variant of `resampleMany` for one grid (reads the typed arrays in place).
 #[napi]
 pub fn resample_sync(grid: JsGridBars, target_ms: f64) -> Result<JsGridBars> {
-    let g = from_js(&grid, "grid")?;
+    let g = view_js(&grid, "grid")?;
     let t = ms(target_ms, "targetMs")?;
-    guard("resample", || Ok(to_js(resample::resample(&g, t).map_err(data_err)?)))
+    guard("resample", || Ok(to_js(resample::resample_view(&g, t).map_err(data_err)?)))
 }
 
 /// The same bars on the grid [start, end): rows outside are dropped, new rows are missing.
