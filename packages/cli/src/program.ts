@@ -13,6 +13,8 @@ import { runExport } from './commands/export.js';
 import { formatFetch, runFetch } from './commands/fetch.js';
 import { runPipeline } from './commands/run.js';
 import { formatFeatures, runFeatures, runFeaturesList, type SetName } from './commands/features.js';
+import { formatLabel, runLabel } from './commands/label.js';
+import type { TaskName } from '@regime/regimes';
 
 interface Globals {
   workdir: string;
@@ -74,7 +76,7 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('the main job: bars (ingest the given files, or the synthetic market when none) → info → features; unchanged steps are skipped')
+    .description('the main job: bars (ingest the given files, or the synthetic market when none) → info → features → labels; unchanged steps are skipped')
     .argument('[paths...]', 'kline files or folders (Binance archive .zip/.csv, normalized .csv.gz, Arrow IPC)')
     .option('--seed <n>', 'seed for the synthetic market (default: config seed, 42)', intArg('seed'))
     .action(async (paths: string[], o: { seed?: number }, cmd: Command) => {
@@ -154,6 +156,19 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('label')
+    .description('label daily regimes (SPEC B4): vol (HMM, K=4 low/normal/high/spike), trend (HMM, K=5 strong_bear…strong_bull), cross (train tertiles of avg pairwise correlation); fitted on train only')
+    .option('--task <names>', 'comma-separated tasks: vol, trend, cross (default all)', listArg)
+    .option('--seed <n>', 'seed of the GMM initialisation (default: config seed, 42)', intArg('seed'))
+    .addHelpText('after', '\nWrites <workdir>/labels/daily.arrow, models/labels-<task>.json and reports/labels-<task>.md.\nExamples:\n  regime label\n  regime label --task vol --seed 7\n  regime export labels --interval 1d --format csv --out labels.csv')
+    .action(async (o: { task?: string[]; seed?: number }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (printedConfig(ctx, cmd)) return;
+      const r = await runLabel(ctx, { ...(o.task ? { tasks: o.task as TaskName[] } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      ctx.ui.result(r, () => formatLabel(r));
+    });
+
+  program
     .command('info')
     .description('assets, ranges, gaps and coverage of the stored bars')
     .option('--interval <i>', 'one interval only', intervalArg)
@@ -167,7 +182,7 @@ export function buildProgram(): Command {
   program
     .command('export')
     .description('write a stored artifact as a long table (open_time in ms UTC, symbol, …) to CSV or Arrow IPC')
-    .argument('<artifact>', 'what to export: bars, features')
+    .argument('<artifact>', 'what to export: bars, features, labels')
     .requiredOption('--interval <i>', 'interval of the table', intervalArg)
     .requiredOption('--out <file>', 'output file')
     .addOption(new Option('--format <f>', 'output format').choices(['csv', 'arrow']).default('csv'))
@@ -175,7 +190,7 @@ export function buildProgram(): Command {
     .option('--symbols <list>', 'only these symbols', listArg)
     .option('--from <date>', 'first open_time (UTC date or ISO time)')
     .option('--to <date>', 'end of range (exclusive)')
-    .addHelpText('after', '\nExamples:\n  regime export bars --interval 1d --format csv --out bars.csv\n  regime export features --interval 1d --format csv --out features.csv')
+    .addHelpText('after', '\nExamples:\n  regime export bars --interval 1d --format csv --out bars.csv\n  regime export features --interval 1d --format csv --out features.csv\n  regime export labels --interval 1d --format csv --out labels.csv')
     .action(async (artifact: string, o: Record<string, unknown>, cmd: Command) => {
       const ctx = context(cmd);
       if (printedConfig(ctx, cmd)) return;

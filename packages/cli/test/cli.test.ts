@@ -89,9 +89,9 @@ describe('regime CLI', () => {
     expect(keys[1]![1]).toBe('SYN01');
     const sorted = [...keys].sort((a, b) => Number(a[0]) - Number(b[0]) || (a[1]! < b[1]! ? -1 : 1));
     expect(keys).toEqual(sorted);
-    const bad = regime(['export', 'labels', '--interval', '1d', '--out', out], dir);
+    const bad = regime(['export', 'models', '--interval', '1d', '--out', out], dir);
     expect(bad.code).toBe(1);
-    expect(bad.err).toContain("unknown artifact 'labels'");
+    expect(bad.err).toContain("unknown artifact 'models': available: bars, features, labels");
   });
 
   it('features: --list prints definitions with formulas; run computes them; export writes SPEC B3 names', () => {
@@ -125,6 +125,43 @@ describe('regime CLI', () => {
     const col = (l: string, name: string) => l.split(',')[lines[0]!.split(',').indexOf(name)];
     expect(new Set(day.map((l) => col(l, 'avg_pairwise_corr'))).size).toBe(1);
     expect(Number(col(day[0]!, 'avg_pairwise_corr'))).toBeGreaterThan(0);
+  });
+
+  it('label: writes labels, models and reports; export labels; --task and --seed; a bad task is a user error', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'regime.yaml'), 'synthetic:\n  assets: 5\n  days: 1200\n');
+    expect(regime(['-c', 'regime.yaml', 'synth'], dir).code).toBe(0);
+    const r = regime(['-c', 'regime.yaml', 'label', '--json'], dir);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.tasks.map((t: { task: string }) => t.task)).toEqual(['vol', 'trend', 'cross']);
+    expect(j.tasks[1].names).toEqual(['strong_bear', 'weak_bear', 'neutral', 'weak_bull', 'strong_bull']);
+    expect(typeof j.tasks[0].ari).toBe('number');
+    for (const f of ['labels/daily.arrow', 'models/labels-vol.json', 'reports/labels-vol.md', 'reports/labels-trend.md', 'reports/labels-cross.md']) {
+      expect(existsSync(join(dir, '.regime', f)), f).toBe(true);
+    }
+    const report = readFileSync(join(dir, '.regime/reports/labels-vol.md'), 'utf8');
+    expect(report).toContain('## Recovered vs true regimes (synthetic market)');
+    const model = JSON.parse(readFileSync(join(dir, '.regime/models/labels-vol.json'), 'utf8'));
+    expect(model.kind).toBe('gaussian-hmm');
+    expect(Object.values(model.mapping)).toEqual(model.names);
+    const out = join(dir, 'labels.csv');
+    const e = regime(['-c', 'regime.yaml', 'export', 'labels', '--interval', '1d', '--format', 'csv', '--out', out], dir);
+    expect(e.code, e.err).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]!.startsWith('open_time,symbol,split,vol_regime,vol_p_low,vol_p_normal,vol_p_high')).toBe(true);
+    expect(lines[0]).toContain(',trend_regime,trend_p_strong_bear,');
+    expect(lines[0]).toContain(',cross_regime,cross_p_divergent,cross_p_normal,cross_p_convergent');
+    const row = lines.find((l) => l.startsWith(String(Date.parse('2021-06-01T00:00:00Z')) + ',SYN00,'))!.split(',');
+    const header = lines[0]!.split(',');
+    const probs = header.map((h, i) => [h, row[i]] as const).filter(([h]) => h.startsWith('vol_p_')).map(([, v]) => Number(v));
+    expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
+    expect(header.indexOf('vol_regime') >= 0 && ['low', 'normal', 'high', 'spike'].includes(row[header.indexOf('vol_regime')]!)).toBe(true);
+    const one = regime(['-c', 'regime.yaml', 'label', '--task', 'cross', '--seed', '3', '--json'], dir);
+    expect(JSON.parse(one.out).tasks.map((t: { task: string }) => t.task)).toEqual(['cross']);
+    const bad = regime(['-c', 'regime.yaml', 'label', '--task', 'colour'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toBe("error: unknown labelling task 'colour' (vol, trend, cross)\n");
   });
 
   it('config: --print-config shows defaults; an invalid config names the key', () => {

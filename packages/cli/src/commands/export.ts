@@ -3,6 +3,8 @@ import { exportBarsArrow, exportBarsCsv, loadBars, UserError, type Interval } fr
 import type { Context } from '../context.js';
 import { exportFeaturesCsv } from '@regime/features';
 import { loadFeatureSet, type SetName } from './features.js';
+import { exportLabelsCsv, labelsPath } from '@regime/regimes';
+import { existsSync } from 'node:fs';
 
 export interface ExportArgs {
   artifact: string;
@@ -15,7 +17,7 @@ export interface ExportArgs {
   to?: string;
 }
 
-const ARTIFACTS = ['bars', 'features'];
+const ARTIFACTS = ['bars', 'features', 'labels'];
 const SET_OF: Partial<Record<Interval, SetName>> = { '1d': 'daily', '1h': 'hourly' };
 
 function date(name: string, s: string | undefined): number | undefined {
@@ -27,9 +29,10 @@ function date(name: string, s: string | undefined): number | undefined {
 
 export async function runExport(ctx: Context, a: ExportArgs): Promise<{ artifact: string; interval: string; format: string; out: string; rows: number }> {
   if (!ARTIFACTS.includes(a.artifact)) {
-    throw new UserError(`unknown artifact '${a.artifact}': available now: ${ARTIFACTS.join(', ')} (labels arrive with a later step)`);
+    throw new UserError(`unknown artifact '${a.artifact}': available: ${ARTIFACTS.join(', ')}`);
   }
   if (a.artifact === 'features') return exportFeatures(ctx, a);
+  if (a.artifact === 'labels') return exportLabels(ctx, a);
   const set = loadBars(ctx.workdir, a.interval);
   const o = { includeMissing: !!a.includeMissing, ...(a.symbols ? { symbols: a.symbols } : {}) } as Parameters<typeof exportBarsCsv>[2] & object;
   const from = date('from', a.from);
@@ -63,5 +66,21 @@ async function exportFeatures(ctx: Context, a: ExportArgs) {
   if (a.symbols) o.symbols = a.symbols;
   const out = resolve(a.out);
   const rows = await exportFeaturesCsv(t, out, o);
+  return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
+}
+
+async function exportLabels(ctx: Context, a: ExportArgs) {
+  if (a.interval !== '1d') throw new UserError('labels are daily: use --interval 1d');
+  if (a.format !== 'csv') throw new UserError('labels export supports --format csv (the stored file is already Arrow IPC: <workdir>/labels/daily.arrow)');
+  const p = labelsPath(ctx.workdir);
+  if (!existsSync(p)) throw new UserError(`no labels in ${ctx.workdir}: run \`regime label\` (or \`regime run\`) first`);
+  const o: { from?: number; to?: number; symbols?: string[] } = {};
+  const from = date('from', a.from);
+  const to = date('to', a.to);
+  if (from !== undefined) o.from = from;
+  if (to !== undefined) o.to = to;
+  if (a.symbols) o.symbols = a.symbols;
+  const out = resolve(a.out);
+  const rows = await exportLabelsCsv(p, out, o);
   return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
 }

@@ -7,6 +7,7 @@ import { formatSynth, runSynth } from './synth.js';
 import { formatInfo, runInfo } from './info.js';
 import { formatFeatures, runFeatures } from './features.js';
 import { storedIntervals } from '@regime/data';
+import { formatLabel, runLabel } from './label.js';
 
 export interface RunArgs {
   paths: string[];
@@ -17,7 +18,7 @@ export async function runPipeline(ctx: Context, a: RunArgs) {
   const sources = a.paths.length ? a.paths : ctx.config.data.sources;
   const steps: Array<{ step: string; skipped: boolean; ms: number }> = [];
   const t0 = performance.now();
-  ctx.ui.say(`step 1/3 bars: ${sources.length ? `ingest ${sources.join(', ')}` : 'synthetic market (no data given)'}`);
+  ctx.ui.say(`step 1/4 bars: ${sources.length ? `ingest ${sources.join(', ')}` : 'synthetic market (no data given)'}`);
   let bars;
   if (sources.length) {
     bars = await runIngest(ctx, { paths: sources, skipIfFresh: true });
@@ -28,16 +29,21 @@ export async function runPipeline(ctx: Context, a: RunArgs) {
   }
   steps.push({ step: 'bars', skipped: bars.skipped, ms: performance.now() - t0 });
   const t1 = performance.now();
-  ctx.ui.say('step 2/3 info');
+  ctx.ui.say('step 2/4 info');
   const info = runInfo(ctx);
   ctx.ui.say(formatInfo(info));
   steps.push({ step: 'info', skipped: false, ms: performance.now() - t1 });
   const t2 = performance.now();
   const have = storedIntervals(ctx.workdir);
   const sets = ctx.config.features.sets.filter((s) => have.includes(s === 'daily' ? '1d' : '1h'));
-  ctx.ui.say(`step 3/3 features: ${sets.join(', ')}`);
+  ctx.ui.say(`step 3/4 features: ${sets.join(', ')}`);
   const features = await runFeatures(ctx, sets, { skipIfFresh: true });
   ctx.ui.say(formatFeatures(features));
   steps.push({ step: 'features', skipped: features.every((f) => f.skipped), ms: performance.now() - t2 });
-  return { workdir: ctx.workdir, source: sources.length ? 'files' : 'synthetic', steps, bars, info, features };
+  const t3 = performance.now();
+  ctx.ui.say('step 4/4 labels: vol, trend, cross');
+  const labels = have.includes('1d') ? await runLabel(ctx, { ...(a.seed !== undefined ? { seed: a.seed } : {}), skipIfFresh: true }) : undefined;
+  if (labels) ctx.ui.say(formatLabel(labels));
+  steps.push({ step: 'labels', skipped: !labels || labels.skipped, ms: performance.now() - t3 });
+  return { workdir: ctx.workdir, source: sources.length ? 'files' : 'synthetic', steps, bars, info, features, labels };
 }
