@@ -45,10 +45,18 @@ export const ConfigSchema = z
       .default({ assets: 13, days: 1461, baseInterval: '1h', start: '2020-01-01' }),
     /** Date splits (inclusive last days); the holdout runs from the day after testEnd. */
     splits: z
-      .object({ trainEnd: isoDate.default('2022-12-31'), validationEnd: isoDate.default('2023-12-31'), testEnd: isoDate.default('2024-12-31') })
+      .object({
+        /** First training day; earlier days are warm-up (SPEC B2: train 2020-01-01..2022-12-31). */
+        trainStart: isoDate.default('2020-01-01'),
+        trainEnd: isoDate.default('2022-12-31'),
+        validationEnd: isoDate.default('2023-12-31'),
+        testEnd: isoDate.default('2024-12-31'),
+      })
       .strict()
-      .refine((s) => s.trainEnd < s.validationEnd && s.validationEnd < s.testEnd, { message: 'splits must satisfy trainEnd < validationEnd < testEnd' })
-      .default({ trainEnd: '2022-12-31', validationEnd: '2023-12-31', testEnd: '2024-12-31' }),
+      .refine((s) => s.trainStart <= s.trainEnd && s.trainEnd < s.validationEnd && s.validationEnd < s.testEnd, {
+        message: 'splits must satisfy trainStart ≤ trainEnd < validationEnd < testEnd',
+      })
+      .default({ trainStart: '2020-01-01', trainEnd: '2022-12-31', validationEnd: '2023-12-31', testEnd: '2024-12-31' }),
     features: z
       .object({
         /** Sets `run` and `features` compute (daily: SPEC B3 on 1d bars; hourly: SPEC A10 on 1h bars). */

@@ -8,13 +8,16 @@ import { K, type GarchFitSummary } from './kernels.js';
 import { FeatureError } from './errors.js';
 
 export interface Splits {
+  /** First training day (YYYY-MM-DD); earlier days are warm-up only (features look back into them,
+   * nothing is fitted on them). Omitted: the data's first day. */
+  trainStart?: string;
   /** Last day (inclusive, YYYY-MM-DD) of each split; the holdout runs from testEnd + 1 day on. */
   trainEnd: string;
   validationEnd: string;
   testEnd: string;
 }
 
-export const DEFAULT_SPLITS: Splits = { trainEnd: '2022-12-31', validationEnd: '2023-12-31', testEnd: '2024-12-31' };
+export const DEFAULT_SPLITS: Splits = { trainStart: '2020-01-01', trainEnd: '2022-12-31', validationEnd: '2023-12-31', testEnd: '2024-12-31' };
 
 export interface FeatureTable {
   set: string;
@@ -67,6 +70,7 @@ export async function computeFeatures(bars: BarSet, o: ComputeOptions): Promise<
   const N = symbols.length;
   const step = intervalMs(bars.interval);
   const trainRows = Math.max(0, Math.min(T, Math.ceil((dayEndMs(splits.trainEnd) - bars.start) / step)));
+  const trainFrom = splits.trainStart ? Math.max(0, Math.min(T, Math.ceil((dayEndMs(splits.trainStart) - 86_400_000 - bars.start) / step))) : 0;
 
   const env = new Map<string, Series>();
   const barCol = (name: string): Series | undefined => {
@@ -142,7 +146,7 @@ export async function computeFeatures(bars: BarSet, o: ComputeOptions): Promise<
         break;
       }
       case 'garch_sigma': {
-        const r = await K.garchSigmaMany(x!, trainRows, d.dist ?? 't');
+        const r = await K.garchSigmaMany(x!, trainFrom, trainRows, d.dist ?? 't');
         garch[d.name] = Object.fromEntries(symbols.map((s, k) => [s, r[k]!.summary]));
         out = r.map((z) => z.sigma);
         break;

@@ -61,15 +61,15 @@ export const K = {
   anchorShare: (xs: Series, anchor: number, window: number) => E.volumeShare(E.timeMajor(xs), xs.length, anchor, window),
 
   /**
-   * GARCH(1,1) on 100·x fitted on each asset's finite values before `trainRows`, then filtered
+   * GARCH(1,1) on 100·x fitted on each asset's finite values in rows [trainFrom, trainRows), then filtered
    * over all its finite values with the frozen parameters and the training backcast. The value
    * at t is σ_{t+1|t} = √(ω + α e_t² + β σ_t²): the one-step-ahead forecast made at t's close,
    * from data up to t (so it is causal). Missing values are skipped (the recursion runs over the
    * observations that exist). Assets with fewer than GARCH_MIN_TRAIN observations are left NaN.
    */
-  async garchSigmaMany(xs: Series, trainRows: number, dist: 'normal' | 't'): Promise<Array<{ sigma: Float64Array; summary: GarchFitSummary | { skipped: string } }>> {
+  async garchSigmaMany(xs: Series, trainFrom: number, trainRows: number, dist: 'normal' | 't'): Promise<Array<{ sigma: Float64Array; summary: GarchFitSummary | { skipped: string } }>> {
     const finite = xs.map((s) => Array.from(s.keys()).filter((t) => Number.isFinite(s[t]!)));
-    const trainIdx = finite.map((idx) => idx.filter((t) => t < trainRows));
+    const trainIdx = finite.map((idx) => idx.filter((t) => t >= trainFrom && t < trainRows));
     const fitIdx = trainIdx.map((idx, k) => (idx.length >= GARCH_MIN_TRAIN ? k : -1)).filter((k) => k >= 0);
     const fits = await E.garchFitMany(
       fitIdx.map((k) => Float64Array.from(trainIdx[k]!, (t) => 100 * xs[k]![t]!)),

@@ -17,10 +17,10 @@ export interface ScalerManifest {
 const POOLED = '*';
 
 /**
- * Fit on rows t < trainRows where the asset is listed and every column is finite. std is the
+ * Fit on rows trainFrom ≤ t < trainRows where the asset is listed and every column is finite. std is the
  * population std (ddof 0, as scikit-learn); a constant column gets std 1 so it maps to 0.
  */
-export function fitScaler(table: FeatureTable, o: { trainRows: number; columns?: string[]; mode?: 'pooled' | 'per_asset' }): ScalerManifest {
+export function fitScaler(table: FeatureTable, o: { trainRows: number; trainFrom?: number; columns?: string[]; mode?: 'pooled' | 'per_asset' }): ScalerManifest {
   const columns = o.columns ?? table.names;
   for (const c of columns) if (!table.values[c]) throw new FeatureError(`scaler: no feature '${c}' in the table`);
   const mode = o.mode ?? 'pooled';
@@ -34,7 +34,7 @@ export function fitScaler(table: FeatureTable, o: { trainRows: number; columns?:
     const m = new Float64Array(D);
     const m2 = new Float64Array(D);
     for (const k of assets) {
-      for (let t = 0; t < Math.min(o.trainRows, table.length); t++) {
+      for (let t = o.trainFrom ?? 0; t < Math.min(o.trainRows, table.length); t++) {
         if (!table.listed[k]![t]) continue;
         let ok = true;
         for (const c of columns) if (!Number.isFinite(table.values[c]![k]![t]!)) ok = false;

@@ -27,18 +27,21 @@ export interface Window {
   split: Split;
 }
 
-/** First row of each split on the table's grid. */
-export function splitStarts(table: FeatureTable, s: Splits): Record<Split, number> {
+/** First row of each split on the table's grid (rows before `train` are warm-up). */
+export function splitStarts(table: { interval: FeatureTable['interval']; start: number; length: number }, s: Splits): Record<Split, number> {
   const step = intervalMs(table.interval);
   const row = (ms: number) => Math.max(0, Math.min(table.length, Math.ceil((ms - table.start) / step)));
-  return { train: 0, validation: row(dayEndMs(s.trainEnd)), test: row(dayEndMs(s.validationEnd)), holdout: row(dayEndMs(s.testEnd)) };
+  const train = s.trainStart ? row(dayEndMs(s.trainStart) - 86_400_000) : 0;
+  return { train, validation: row(dayEndMs(s.trainEnd)), test: row(dayEndMs(s.validationEnd)), holdout: row(dayEndMs(s.testEnd)) };
 }
 
-export function splitOf(t: number, starts: Record<Split, number>): Split {
+/** The split of a row; rows before the first training day are 'warmup' (look-back only). */
+export function splitOf(t: number, starts: Record<Split, number>): Split | 'warmup' {
   if (t >= starts.holdout) return 'holdout';
   if (t >= starts.test) return 'test';
   if (t >= starts.validation) return 'validation';
-  return 'train';
+  if (t >= starts.train) return 'train';
+  return 'warmup';
 }
 
 function nextStart(s: Split, starts: Record<Split, number>, end: number): number {
@@ -67,6 +70,7 @@ export function makeWindows(table: FeatureTable, splits: Splits, spec: WindowSpe
       run = ok[t] ? run + 1 : 0;
       if (run < L || t % stride !== 0) continue;
       const split = splitOf(t, starts);
+      if (split === 'warmup') continue;
       const s0 = starts[split];
       const next = nextStart(split, starts, table.length);
       if (t >= next - embargo) continue;

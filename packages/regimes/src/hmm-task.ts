@@ -28,7 +28,7 @@ export interface TaskLabels {
   /** Per asset: T × K forward-filtered probabilities P(z_t | x_1..x_t) (NaN where undefined). */
   filtered: Float64Array[];
   /** Per asset: split per row. */
-  splitOfRow: (t: number) => Split;
+  splitOfRow: (t: number) => Split | 'warmup';
   model?: FittedTask;
   thresholds?: { q33: number; q67: number; trainDays: number };
   notes: string[];
@@ -40,6 +40,8 @@ export interface FittedTask {
   mapping: string[];
   columns: string[];
   trainRows: number;
+  /** The training days, e.g. "2020-01-01..2022-12-31". */
+  trainWindow: string;
   sequences: number;
   observations: number;
   fit: { loglikHistory: number[]; nIter: number; converged: boolean; reason: string; finalScore: number };
@@ -97,12 +99,12 @@ export function permuteStates(m: E.HmmModel, order: number[]): E.HmmModel {
 
 export async function fitHmmTask(t: FeatureTable, splits: Splits, spec: HmmTaskSpec, onProgress?: (iteration: number, loglik: number) => void): Promise<FittedTask> {
   const starts = splitStarts(t, splits);
-  const { runs } = completeRuns(t, spec.columns, 0, starts.validation);
+  const { runs } = completeRuns(t, spec.columns, starts.train, starts.validation);
   const { X, lengths } = gather(t, spec.columns, runs);
   const K = spec.names.length;
   const D = spec.columns.length;
   if (lengths.reduce((a, b) => a + b, 0) < 10 * K) {
-    throw new UserError(`${spec.task} labels: only ${X.length / D} complete training days before ${splits.trainEnd}; the HMM needs the train split inside the data`);
+    throw new UserError(`${spec.task} labels: only ${X.length / D} complete training days in ${splits.trainStart ?? 'start'}..${splits.trainEnd}; the HMM needs the train split inside the data`);
   }
   // SPEC B4: GMM initialisation (full, n_init 10), uniform startprob, 0.95 on the transition diagonal.
   const gmm = await E.gmmFit(X, D, { k: K, covarianceType: 'full', nInit: 10, seed: spec.seed });
@@ -133,6 +135,7 @@ export async function fitHmmTask(t: FeatureTable, splits: Splits, spec: HmmTaskS
     mapping: spec.names,
     columns: spec.columns,
     trainRows: starts.validation,
+    trainWindow: `${splits.trainStart ?? new Date(t.start).toISOString().slice(0, 10)}..${splits.trainEnd}`,
     sequences: lengths.length,
     observations: X.length / D,
     fit: { loglikHistory: fit.loglikHistory, nIter: fit.nIter, converged: fit.converged, reason: fit.reason, finalScore: fit.finalScore },
@@ -140,14 +143,15 @@ export async function fitHmmTask(t: FeatureTable, splits: Splits, spec: HmmTaskS
   };
 }
 
-/** Apply a frozen model: Viterbi within each split (targets), forward filter over each asset's history (signals). */
+/** Apply a frozen model: Viterbi within each split and within the warm-up before it (targets), forward filter over each asset's history (signals). */
 export function decodeHmmTask(t: FeatureTable, splits: Splits, task: string, m: FittedTask, notes: string[] = []): TaskLabels {
   const starts = splitStarts(t, splits);
   const K = m.hmm.nStates;
   const labels = t.symbols.map(() => new Int32Array(t.length).fill(-1));
   const filtered = t.symbols.map(() => new Float64Array(t.length * K).fill(NaN));
   const bounds: Array<[number, number]> = [
-    [0, starts.validation],
+    [0, starts.train],
+    [starts.train, starts.validation],
     [starts.validation, starts.test],
     [starts.test, starts.holdout],
     [starts.holdout, t.length],
@@ -186,7 +190,7 @@ export function quantile(values: number[], q: number): number {
 export function crossTask(t: FeatureTable, splits: Splits, column = 'avg_pairwise_corr'): TaskLabels {
   const starts = splitStarts(t, splits);
   const x = t.values[column]![0]!; // market level: the same series on every asset
-  const train = Array.from(x.subarray(0, starts.validation)).filter(Number.isFinite);
+  const train = Array.from(x.subarray(starts.train, starts.validation)).filter(Number.isFinite);
   if (train.length < 30) throw new UserError(`cross labels: only ${train.length} training days with ${column}; the train split must lie inside the data`);
   const q33 = quantile(train, 1 / 3);
   const q67 = quantile(train, 2 / 3);

@@ -22,7 +22,7 @@ export interface TruthScore {
 /** ARI of the task's labels against the synthetic market's true regime per day, pooled over assets, per split. */
 export function scoreAgainstTruth(obs: FeatureTable, l: TaskLabels, truth: Uint8Array, truthStart: number): TruthScore[] {
   const step = intervalMs(obs.interval);
-  return (['train', 'validation', 'test', 'holdout', 'all'] as const).map((split) => {
+  return (['warmup', 'train', 'validation', 'test', 'holdout', 'all'] as const).map((split) => {
     const a: number[] = [];
     const b: number[] = [];
     l.labels.forEach((lab) => {
@@ -47,7 +47,7 @@ export function taskReport(obs: FeatureTable, l: TaskLabels, extra: { dataHash: 
   if (l.model) {
     const m = l.model;
     lines.push(
-      `Model: Gaussian HMM, K = ${K}, full covariance, GMM-initialised, fitted on ${m.observations} training days (${m.sequences} sequences, one per asset run) before row ${m.trainRows}; ` +
+      `Model: Gaussian HMM, K = ${K}, full covariance, GMM-initialised, fitted on ${m.observations} training asset-days (${m.sequences} sequences, one per asset run) in ${m.trainWindow}; ` +
         `${m.fit.nIter} EM iterations, ${m.fit.converged ? 'converged' : 'not converged'} (${m.fit.reason}), log-likelihood ${f(m.fit.finalScore, 2)}.`,
     );
     lines.push('Labels are Viterbi paths decoded within each split with the frozen model (targets only); signals are forward-filtered probabilities.', '');
@@ -64,7 +64,7 @@ export function taskReport(obs: FeatureTable, l: TaskLabels, extra: { dataHash: 
     lines.push(`Rule: avg_pairwise_corr tertiles over ${l.thresholds.trainDays} training days, frozen: divergent < ${f(l.thresholds.q33)} ≤ normal ≤ ${f(l.thresholds.q67)} < convergent.`, '');
   }
   lines.push('', '## Class counts per split (asset-days)', '');
-  const bySplit = (s: Split) => {
+  const bySplit = (s: Split | 'warmup') => {
     const c = new Array<number>(K).fill(0);
     const pers = { same: 0, pairs: 0 };
     l.labels.forEach((lab) => {
@@ -77,9 +77,9 @@ export function taskReport(obs: FeatureTable, l: TaskLabels, extra: { dataHash: 
     });
     return { c, persistence: pers.pairs ? pers.same / pers.pairs : NaN, pairs: pers.pairs };
   };
-  const rows = SPLIT_NAMES.map((s) => ({ s, ...bySplit(s) }));
+  const rows = (['warmup', ...SPLIT_NAMES] as Array<Split | 'warmup'>).map((s) => ({ s, ...bySplit(s) })).filter((r) => r.s !== 'warmup' || r.c.some((x) => x > 0));
   lines.push(table(['split', ...l.names, 'total', 'persistence (label = yesterday\'s)'], rows.map((r) => [r.s, ...r.c, r.c.reduce((a, b) => a + b, 0), r.pairs ? pct(r.persistence) : '–'])));
-  lines.push('', 'Persistence is the accuracy of predicting today\'s label with yesterday\'s: the baseline every classifier of this task must beat.');
+  lines.push('', 'Warm-up days precede the train split: features look back into them, nothing is fitted on them.', 'Persistence is the accuracy of predicting today\'s label with yesterday\'s: the baseline every classifier of this task must beat.');
   const absent = rows.filter((r) => r.c.reduce((a, b) => a + b, 0) > 0).flatMap((r) => l.names.filter((_, j) => r.c[j] === 0).map((n) => `${n} absent from ${r.s}`));
   if (absent.length) lines.push('', `Classes absent from a split: ${absent.join('; ')}.`);
   if (extra.truth) {
