@@ -39,7 +39,10 @@ pub struct JsHmmModel {
 
 fn model_from_js(m: &JsHmmModel) -> Result<GaussianHmm> {
     let cov_type = hmm::cov_type_from_name(&m.covariance_type).ok_or_else(|| {
-        invalid(format!("Expected 'full', 'diag', 'tied' or 'spherical' for covarianceType but received '{}'", m.covariance_type))
+        invalid(format!(
+            "Expected 'full', 'diag', 'tied' or 'spherical' for covarianceType but received '{}'",
+            m.covariance_type
+        ))
     })?;
     let g = GaussianHmm {
         k: m.n_states as usize,
@@ -99,8 +102,9 @@ pub struct JsHmmFitOptions {
 fn fit_options(o: &JsHmmFitOptions) -> Result<FitOptions> {
     let mut f = FitOptions::new(o.n_states as usize);
     if let Some(c) = &o.covariance_type {
-        f.cov_type = hmm::cov_type_from_name(c)
-            .ok_or_else(|| invalid(format!("Expected 'full', 'diag', 'tied' or 'spherical' for covarianceType but received '{c}'")))?;
+        f.cov_type = hmm::cov_type_from_name(c).ok_or_else(|| {
+            invalid(format!("Expected 'full', 'diag', 'tied' or 'spherical' for covarianceType but received '{c}'"))
+        })?;
     }
     if let Some(n) = o.n_iter {
         f.n_iter = n as usize;
@@ -124,8 +128,8 @@ fn fit_options(o: &JsHmmFitOptions) -> Result<FitOptions> {
         f.seed = s as u64;
     }
     if let Some(i) = &o.implementation {
-        f.implementation =
-            Implementation::from_name(i).ok_or_else(|| invalid(format!("Expected 'scaled' or 'log' for implementation but received '{i}'")))?;
+        f.implementation = Implementation::from_name(i)
+            .ok_or_else(|| invalid(format!("Expected 'scaled' or 'log' for implementation but received '{i}'")))?;
     }
     if let Some(p) = &o.params {
         f.params = Params::parse(p).map_err(data_err)?;
@@ -134,7 +138,9 @@ fn fit_options(o: &JsHmmFitOptions) -> Result<FitOptions> {
         (Some(m), _) => Init::Model(model_from_js(m)?),
         (None, None | Some("kmeans++")) => Init::KMeansPP,
         (None, Some("gmm")) => Init::Gmm,
-        (None, Some(other)) => return Err(invalid(format!("Expected 'kmeans++' or 'gmm' for init but received '{other}'"))),
+        (None, Some(other)) => {
+            return Err(invalid(format!("Expected 'kmeans++' or 'gmm' for init but received '{other}'")))
+        }
     };
     Ok(f)
 }
@@ -167,7 +173,11 @@ fn fit_to_js(r: FitResult) -> JsHmmFitResult {
         converged: r.converged,
         reason: r.reason.name().to_string(),
         final_score: r.final_score,
-        restarts: r.restarts.iter().map(|s| JsHmmRestart { seed: s.seed as f64, loglik: s.loglik, n_iter: s.n_iter as u32 }).collect(),
+        restarts: r
+            .restarts
+            .iter()
+            .map(|s| JsHmmRestart { seed: s.seed as f64, loglik: s.loglik, n_iter: s.n_iter as u32 })
+            .collect(),
         best_restart: r.best_restart as u32,
     }
 }
@@ -230,12 +240,23 @@ pub fn hmm_fit(
     #[napi(ts_arg_type = "((progress: JsHmmProgress) => boolean) | undefined | null")] on_progress: Option<ProgressFn>,
 ) -> Result<AsyncTask<HmmFitTask>> {
     let o = fit_options(&options)?;
-    Ok(AsyncTask::new(HmmFitTask { x: x.to_vec(), d: n_features as usize, lengths: lengths_arg(&lengths), options: o, progress: on_progress }))
+    Ok(AsyncTask::new(HmmFitTask {
+        x: x.to_vec(),
+        d: n_features as usize,
+        lengths: lengths_arg(&lengths),
+        options: o,
+        progress: on_progress,
+    }))
 }
 
 /// Blocking Baum-Welch fit (on the pool; the JS thread waits).
 #[napi]
-pub fn hmm_fit_sync(x: Float64ArraySlice, n_features: u32, lengths: Option<Vec<u32>>, options: JsHmmFitOptions) -> Result<JsHmmFitResult> {
+pub fn hmm_fit_sync(
+    x: Float64ArraySlice,
+    n_features: u32,
+    lengths: Option<Vec<u32>>,
+    options: JsHmmFitOptions,
+) -> Result<JsHmmFitResult> {
     let o = fit_options(&options)?;
     let l = lengths_arg(&lengths);
     let xs: &[f64] = &x;
@@ -279,7 +300,9 @@ pub fn hmm_posteriors_sync(model: JsHmmModel, x: Float64ArraySlice, lengths: Opt
     let m = model_from_js(&model)?;
     let l = lengths_arg(&lengths);
     let xs: &[f64] = &x;
-    guard("hmmPosteriors", || Ok(Float64Array::new(pool::install(|| hmm::posteriors(&m, xs, l.as_deref()))?.map_err(data_err)?)))
+    guard("hmmPosteriors", || {
+        Ok(Float64Array::new(pool::install(|| hmm::posteriors(&m, xs, l.as_deref()))?.map_err(data_err)?))
+    })
 }
 
 /// Filtered (causal) posteriors P(z_t | x_1..x_t), T × K.
@@ -288,7 +311,9 @@ pub fn hmm_filtered_sync(model: JsHmmModel, x: Float64ArraySlice, lengths: Optio
     let m = model_from_js(&model)?;
     let l = lengths_arg(&lengths);
     let xs: &[f64] = &x;
-    guard("hmmFiltered", || Ok(Float64Array::new(pool::install(|| hmm::filtered(&m, xs, l.as_deref()))?.map_err(data_err)?)))
+    guard("hmmFiltered", || {
+        Ok(Float64Array::new(pool::install(|| hmm::filtered(&m, xs, l.as_deref()))?.map_err(data_err)?))
+    })
 }
 
 #[napi(object)]
@@ -321,13 +346,22 @@ pub struct JsHmmInformationCriteria {
 
 /// AIC and BIC with hmmlearn's parameter count.
 #[napi]
-pub fn hmm_information_criteria_sync(model: JsHmmModel, x: Float64ArraySlice, lengths: Option<Vec<u32>>) -> Result<JsHmmInformationCriteria> {
+pub fn hmm_information_criteria_sync(
+    model: JsHmmModel,
+    x: Float64ArraySlice,
+    lengths: Option<Vec<u32>>,
+) -> Result<JsHmmInformationCriteria> {
     let m = model_from_js(&model)?;
     let l = lengths_arg(&lengths);
     let xs: &[f64] = &x;
     guard("hmmInformationCriteria", || {
         let ic = pool::install(|| hmm::information_criteria(&m, xs, l.as_deref()))?.map_err(data_err)?;
-        Ok(JsHmmInformationCriteria { log_likelihood: ic.log_likelihood, n_parameters: ic.n_parameters as u32, aic: ic.aic, bic: ic.bic })
+        Ok(JsHmmInformationCriteria {
+            log_likelihood: ic.log_likelihood,
+            n_parameters: ic.n_parameters as u32,
+            aic: ic.aic,
+            bic: ic.bic,
+        })
     })
 }
 
@@ -345,7 +379,8 @@ pub struct JsHmmForwardBackward {
 fn implementation_arg(i: Option<String>) -> Result<Implementation> {
     match i.as_deref() {
         None => Ok(Implementation::Scaled),
-        Some(s) => Implementation::from_name(s).ok_or_else(|| invalid(format!("Expected 'scaled' or 'log' for implementation but received '{s}'"))),
+        Some(s) => Implementation::from_name(s)
+            .ok_or_else(|| invalid(format!("Expected 'scaled' or 'log' for implementation but received '{s}'"))),
     }
 }
 
@@ -382,7 +417,9 @@ pub fn hmm_viterbi_log_b_sync(
 ) -> Result<JsHmmViterbi> {
     let l = lengths_arg(&lengths);
     let (s, a, b): (&[f64], &[f64], &[f64]) = (&startprob, &transmat, &log_b);
-    guard("hmmViterbiLogB", || Ok(viterbi_to_js(pool::install(|| hmm::viterbi_log_b(s, a, b, l.as_deref()))?.map_err(data_err)?)))
+    guard("hmmViterbiLogB", || {
+        Ok(viterbi_to_js(pool::install(|| hmm::viterbi_log_b(s, a, b, l.as_deref()))?.map_err(data_err)?))
+    })
 }
 
 /// The streaming filter: one observation at a time, P(z_t | x_1..x_t); the same values as
@@ -425,5 +462,15 @@ impl HmmFilter {
             self.inner.reset();
             Ok(())
         })
+    }
+}
+
+/// Allow (true) or forbid (false) the AVX2 copies of the HMM kernels, or query (no argument).
+/// Returns whether they run. Results are bit-identical either way.
+#[napi]
+pub fn hmm_simd(enabled: Option<bool>) -> bool {
+    match enabled {
+        Some(e) => hmm::set_simd(e),
+        None => hmm::simd_active(),
     }
 }

@@ -422,3 +422,13 @@ export class HmmFilter {
     callSync(() => this.#inner.reset());
   }
 }
+
+/**
+ * Allow (true, the default) or forbid (false) the AVX2 copies of the HMM kernels, or query them
+ * (no argument). Returns whether they run (false on CPUs without AVX2). Results are bit-identical
+ * either way; this exists so tests and benchmarks can force the baseline path.
+ */
+export function hmmSimd(enabled?: boolean): boolean {
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw invalid('enabled', 'boolean or undefined', enabled);
+  return raw.hmmSimd(enabled);
+}

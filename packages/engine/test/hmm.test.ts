@@ -372,6 +372,23 @@ describe('hmm: fitting through the TS API', () => {
     }
   });
 
+  it('gives bit-identical results with and without the AVX2 kernels', () => {
+    const was = engine.hmmSimd();
+    try {
+      engine.hmmSimd(false);
+      expect(engine.hmmSimd()).toBe(false);
+      const a = engine.hmmFitSync(X, 2, { nStates: 3, nIter: 5, tol: 0, seed: 2 });
+      const pa = engine.hmmPosteriors(a.model, X);
+      engine.hmmSimd(true);
+      const b = engine.hmmFitSync(X, 2, { nStates: 3, nIter: 5, tol: 0, seed: 2 });
+      expect(b.loglikHistory).toEqual(a.loglikHistory);
+      expect(Array.from(b.model.covars)).toEqual(Array.from(a.model.covars));
+      expect(Array.from(engine.hmmPosteriors(b.model, X))).toEqual(Array.from(pa));
+    } finally {
+      engine.hmmSimd(was);
+    }
+  });
+
   it('learns only the parameters named in params', () => {
     const init = truth();
     const r = engine.hmmFitSync(X, 2, { nStates: 3, init, params: 'mc', nIter: 5 });

@@ -50,7 +50,11 @@ fn run(ch: &Chain, src: &Source, seqs: &Seqs, imp: Implementation, backward: boo
     let mut lat = Lattice::new(seqs.t, ch.k, seqs.seqs.len(), backward);
     if imp == Implementation::Scaled {
         src.fill_scaled(&mut lat);
-        let ok = if backward { scaled::forward_backward(ch, seqs, &mut lat) } else { scaled::forward_lat(ch, seqs, &mut lat) };
+        let ok = if backward {
+            scaled::forward_backward(ch, seqs, &mut lat)
+        } else {
+            scaled::forward_lat(ch, seqs, &mut lat)
+        };
         if ok {
             return (lat, Implementation::Scaled);
         }
@@ -84,7 +88,12 @@ fn rows(t: usize, k: usize, f: impl Fn(usize, &mut [f64]) -> bool + Sync) -> Opt
     ok.then_some(out)
 }
 
-fn smoothed(ch: &Chain, src: &Source, seqs: &Seqs, imp: Implementation) -> Result<(Lattice, Implementation, Vec<f64>), DataError> {
+fn smoothed(
+    ch: &Chain,
+    src: &Source,
+    seqs: &Seqs,
+    imp: Implementation,
+) -> Result<(Lattice, Implementation, Vec<f64>), DataError> {
     let k = ch.k;
     let (lat, used) = run(ch, src, seqs, imp, true);
     if used == Implementation::Log {
@@ -102,25 +111,34 @@ fn smoothed(ch: &Chain, src: &Source, seqs: &Seqs, imp: Implementation) -> Resul
     match (g, used) {
         (Some(g), _) => Ok((lat, used, g)),
         (None, Implementation::Scaled) => smoothed(ch, src, seqs, Implementation::Log),
-        (None, Implementation::Log) => Err(DataError::arg("posterior probabilities are undefined (a row has zero probability under every state)")),
+        (None, Implementation::Log) => {
+            Err(DataError::arg("posterior probabilities are undefined (a row has zero probability under every state)"))
+        }
     }
 }
 
-fn filtered_rows(ch: &Chain, src: &Source, seqs: &Seqs, imp: Implementation) -> Result<(Lattice, Implementation, Vec<f64>), DataError> {
+fn filtered_rows(
+    ch: &Chain,
+    src: &Source,
+    seqs: &Seqs,
+    imp: Implementation,
+) -> Result<(Lattice, Implementation, Vec<f64>), DataError> {
     let k = ch.k;
     let (lat, used) = run(ch, src, seqs, imp, false);
     match used {
         Implementation::Scaled => {
             let a = &lat.alpha;
-            let f = rows(seqs.t, k, |t, o| scaled::normalize(&a[t * k..(t + 1) * k], o))
-                .ok_or_else(|| DataError::arg("filtered probabilities are undefined (a prefix has zero probability)"))?;
+            let f = rows(seqs.t, k, |t, o| scaled::normalize(&a[t * k..(t + 1) * k], o)).ok_or_else(|| {
+                DataError::arg("filtered probabilities are undefined (a prefix has zero probability)")
+            })?;
             Ok((lat, used, f))
         }
         Implementation::Log => {
             check_ll(&lat)?;
             let a = &lat.alpha;
-            let f = rows(seqs.t, k, |t, o| log_space::normalize_row(&a[t * k..(t + 1) * k], o))
-                .ok_or_else(|| DataError::arg("filtered probabilities are undefined (a prefix has zero probability)"))?;
+            let f = rows(seqs.t, k, |t, o| log_space::normalize_row(&a[t * k..(t + 1) * k], o)).ok_or_else(|| {
+                DataError::arg("filtered probabilities are undefined (a prefix has zero probability)")
+            })?;
             Ok((lat, used, f))
         }
     }
@@ -138,7 +156,12 @@ pub fn score(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Resul
     score_with(model, x, lengths, Implementation::Scaled)
 }
 
-pub fn score_with(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>, imp: Implementation) -> Result<f64, DataError> {
+pub fn score_with(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+    imp: Implementation,
+) -> Result<f64, DataError> {
     let (seqs, em, ch) = prepare(model, x, lengths)?;
     let (lat, _) = run(&ch, &Source::Gauss(&em, x), &seqs, imp, false);
     Ok(lat.seq_ll.iter().sum())
@@ -150,7 +173,12 @@ pub fn posteriors(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> 
     posteriors_with(model, x, lengths, Implementation::Scaled)
 }
 
-pub fn posteriors_with(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>, imp: Implementation) -> Result<Vec<f64>, DataError> {
+pub fn posteriors_with(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+    imp: Implementation,
+) -> Result<Vec<f64>, DataError> {
     let (seqs, em, ch) = prepare(model, x, lengths)?;
     Ok(smoothed(&ch, &Source::Gauss(&em, x), &seqs, imp)?.2)
 }
@@ -161,7 +189,12 @@ pub fn filtered(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Re
     filtered_with(model, x, lengths, Implementation::Scaled)
 }
 
-pub fn filtered_with(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>, imp: Implementation) -> Result<Vec<f64>, DataError> {
+pub fn filtered_with(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+    imp: Implementation,
+) -> Result<Vec<f64>, DataError> {
     let (seqs, em, ch) = prepare(model, x, lengths)?;
     Ok(filtered_rows(&ch, &Source::Gauss(&em, x), &seqs, imp)?.2)
 }
@@ -177,11 +210,20 @@ pub struct InformationCriteria {
 }
 
 /// AIC and BIC with hmmlearn's parameter count (`GaussianHmm::n_parameters`).
-pub fn information_criteria(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Result<InformationCriteria, DataError> {
+pub fn information_criteria(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<InformationCriteria, DataError> {
     let ll = score(model, x, lengths)?;
     let p = model.n_parameters();
     let t = (x.len() / model.d) as f64;
-    Ok(InformationCriteria { log_likelihood: ll, n_parameters: p, aic: -2.0 * ll + 2.0 * p as f64, bic: -2.0 * ll + p as f64 * t.ln() })
+    Ok(InformationCriteria {
+        log_likelihood: ll,
+        n_parameters: p,
+        aic: -2.0 * ll + 2.0 * p as f64,
+        bic: -2.0 * ll + p as f64 * t.ln(),
+    })
 }
 
 /// Forward-backward on a given emission matrix.
@@ -208,11 +250,16 @@ fn check_chain_logb(startprob: &[f64], transmat: &[f64], logb: &[f64]) -> Result
     for i in 0..k {
         check_distribution(&format!("transmat row {i}"), &transmat[i * k..(i + 1) * k])?;
     }
-    if logb.is_empty() || logb.len() % k != 0 {
+    if logb.is_empty() || !logb.len().is_multiple_of(k) {
         return Err(DataError::arg(format!("logB has {} values; expected a positive multiple of K = {k}", logb.len())));
     }
     if let Some(i) = logb.iter().position(|v| v.is_nan() || *v == f64::INFINITY) {
-        return Err(DataError::arg(format!("logB[{}][{}] is {} (log-likelihoods are finite or −Infinity)", i / k, i % k, logb[i])));
+        return Err(DataError::arg(format!(
+            "logB[{}][{}] is {} (log-likelihoods are finite or −Infinity)",
+            i / k,
+            i % k,
+            logb[i]
+        )));
     }
     Ok(k)
 }
@@ -242,12 +289,18 @@ pub fn forward_backward_log_b(
             rows(seqs.t, k, |t, o| log_space::normalize_row(&b[t * k..(t + 1) * k], o)),
         ),
     };
-    let backward = backward.ok_or_else(|| DataError::arg("backward messages are undefined (a row has zero probability)"))?;
+    let backward =
+        backward.ok_or_else(|| DataError::arg("backward messages are undefined (a row has zero probability)"))?;
     Ok(ForwardBackward { log_likelihood: lat.seq_ll.iter().sum(), forward, backward, posteriors: post })
 }
 
 /// Viterbi on an emission log-likelihood matrix log b (T × K).
-pub fn viterbi_log_b(startprob: &[f64], transmat: &[f64], logb: &[f64], lengths: Option<&[usize]>) -> Result<Viterbi, DataError> {
+pub fn viterbi_log_b(
+    startprob: &[f64],
+    transmat: &[f64],
+    logb: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<Viterbi, DataError> {
     let k = check_chain_logb(startprob, transmat, logb)?;
     let seqs = Seqs::new(logb.len() / k, lengths)?;
     Ok(viterbi_all(&Chain::new(startprob, transmat), logb, &seqs))

@@ -10,6 +10,8 @@
 //! is computed by the same function whatever the block, so the values do not depend on the
 //! thread count, and the streaming filter (which calls `row`) sees the same bits as the batch.
 
+use super::lattice::exp0;
+use super::simd::{multiversion, simd_active};
 use super::{CovType, BLOCK, SUB};
 use crate::error::DataError;
 use rayon::prelude::*;
@@ -29,6 +31,9 @@ pub(crate) struct Emission {
     w: Vec<f64>,
     /// K: −½ (D ln 2π + ln|Σ_k|).
     cst: Vec<f64>,
+    /// Run the AVX2 copy of the kernel (`simd`); fixed at construction, so one fit or call
+    /// uses one path throughout.
+    pub simd: bool,
 }
 
 /// Cholesky factor of the symmetric d × d matrix `a` (lower triangle read), row-major with a
@@ -118,7 +123,10 @@ pub(crate) fn check_covars(c: CovType, k: usize, d: usize, covars: &[f64]) -> Re
         CovType::Diag | CovType::Spherical => {
             if let Some(i) = covars.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
                 let at = if c == CovType::Diag { format!("[{}][{}]", i / d, i % d) } else { format!("[{i}]") };
-                return Err(DataError::arg(format!("covars{at} must be a positive finite variance, got {}", covars[i])));
+                return Err(DataError::arg(format!(
+                    "covars{at} must be a positive finite variance, got {}",
+                    covars[i]
+                )));
             }
             Ok(())
         }
@@ -138,7 +146,8 @@ impl Emission {
                     (Some(t), CovType::Tied) => t.clone(),
                     _ => {
                         let m = if c == CovType::Tied { covars } else { &covars[s * d * d..(s + 1) * d * d] };
-                        let l = cholesky(m, d).ok_or_else(|| not_pd(if c == CovType::Tied { None } else { Some(s) }))?;
+                        let l =
+                            cholesky(m, d).ok_or_else(|| not_pd(if c == CovType::Tied { None } else { Some(s) }))?;
                         let logdet = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
                         let r = (tri_inverse_packed(&l, d), logdet);
                         if c == CovType::Tied {
@@ -164,12 +173,12 @@ impl Emission {
                 cst.push(-0.5 * (d as f64 * LN_2PI + logdet));
             }
         }
-        Ok(Emission { k, d, full, means: means.to_vec(), w, cst })
+        Ok(Emission { k, d, full, means: means.to_vec(), w, cst, simd: simd_active() })
     }
 
     /// Log-densities of the rows of `xs` (n × D) under every state into `out` (n × K).
     pub fn rows(&self, xs: &[f64], out: &mut [f64], sc: &mut Scratch) {
-        dispatch!(self.d, rows_d(self, xs, out, sc))
+        dispatch!(self.d, rows_d(self.simd, self, xs, out, sc))
     }
 
     /// T × K log-densities of X (T × D) into `logb`.
@@ -227,7 +236,8 @@ pub(crate) fn transpose(xs: &[f64], n: usize, d: usize, xt: &mut [f64]) {
 /// (they vectorise); each row's arithmetic, in its order, is that of a plain per-row loop, so a
 /// row's value does not depend on the sub-block it falls in (the streaming filter calls this
 /// with one row).
-fn rows_d<const DN: usize>(em: &Emission, xs: &[f64], out: &mut [f64], sc: &mut Scratch) {
+#[inline(always)]
+fn rows_body<const DN: usize>(em: &Emission, xs: &[f64], out: &mut [f64], sc: &mut Scratch) {
     let d = if DN == 0 { em.d } else { DN };
     let k = em.k;
     let np = d * (d + 1) / 2;
@@ -286,6 +296,8 @@ fn rows_d<const DN: usize>(em: &Emission, xs: &[f64], out: &mut [f64], sc: &mut 
     }
 }
 
+multiversion!(rows_d, rows_d_avx2, rows_body, (em: &Emission, xs: &[f64], out: &mut [f64], sc: &mut Scratch));
+
 /// Turn a row of log-densities into exp(v − max) in place and return the max (−∞ if every
 /// value is −∞, in which case the row becomes zeros).
 #[inline]
@@ -294,7 +306,7 @@ pub(crate) fn scale_row(o: &mut [f64]) -> f64 {
     if m == f64::NEG_INFINITY {
         o.iter_mut().for_each(|v| *v = 0.0);
     } else {
-        o.iter_mut().for_each(|v| *v = (*v - m).exp());
+        o.iter_mut().for_each(|v| *v = exp0(*v - m));
     }
     m
 }
@@ -311,7 +323,8 @@ pub(crate) fn floor_covars(c: CovType, k: usize, d: usize, covars: &mut [f64], m
     }
     match c {
         CovType::Diag | CovType::Spherical => covars.iter_mut().for_each(|v| {
-            if !(*v >= min_covar) {
+            // NaN is left alone (the emission factorisation reports it).
+            if *v < min_covar {
                 *v = min_covar;
             }
         }),

@@ -10,7 +10,7 @@
 //! normalisers of log-space steps; log p(x_≤t) = L + ln Σ α̃.
 
 use super::emission::{scale_row, Emission, Scratch};
-use super::lattice::{logsumexp_by, Chain};
+use super::lattice::{exp0, logsumexp_by, Chain};
 use super::{scaled, GaussianHmm};
 use crate::error::DataError;
 
@@ -113,7 +113,7 @@ impl Filter {
         if !z.is_finite() {
             return Err(DataError::arg(format!("observation {} has zero probability under every state", self.steps)));
         }
-        self.next.iter_mut().for_each(|v| *v = (*v - z).exp());
+        self.next.iter_mut().for_each(|v| *v = exp0(*v - z));
         Ok(z)
     }
 

@@ -24,7 +24,7 @@ use super::emission::{floor_covars, Emission};
 use super::lattice::Chain;
 use super::seqs::Seqs;
 use super::stats::{estep, Stats, Workspace};
-use super::{check_x, covars_len, scaled, log_space, CovType, GaussianHmm, Implementation};
+use super::{check_x, covars_len, log_space, scaled, CovType, GaussianHmm, Implementation};
 use crate::cluster::{self, GmmOptions};
 use crate::error::DataError;
 use rayon::prelude::*;
@@ -266,8 +266,10 @@ fn initial_model(x: &[f64], d: usize, seqs: &Seqs, o: &FitOptions, seed: u64) ->
     match &o.init {
         Init::Model(m) => Ok(m.clone()),
         Init::KMeansPP => {
-            let centers = cluster::kmeans_pp_init(x, t, d, k, seed).map_err(|e| DataError::arg(format!("k-means++ initialisation: {e}")))?;
-            let km = cluster::kmeans(x, t, d, &centers, 300).map_err(|e| DataError::arg(format!("k-means initialisation: {e}")))?;
+            let centers = cluster::kmeans_pp_init(x, t, d, k, seed)
+                .map_err(|e| DataError::arg(format!("k-means++ initialisation: {e}")))?;
+            let km = cluster::kmeans(x, t, d, &centers, 300)
+                .map_err(|e| DataError::arg(format!("k-means initialisation: {e}")))?;
             let mut cv = data_cov(x, d);
             for i in 0..d {
                 cv[i * d + i] += o.min_covar;
@@ -301,16 +303,10 @@ fn initial_model(x: &[f64], d: usize, seqs: &Seqs, o: &FitOptions, seed: u64) ->
             if g.means.len() != k * d || g.covars.len() != covars_len(o.cov_type, k, d) || g.weights.len() != k {
                 return Err(DataError::arg("Gaussian-mixture initialisation returned parameters of the wrong shape"));
             }
+            let labels =
+                g.predict(x, t).map_err(|e| DataError::arg(format!("Gaussian-mixture initialisation: {e}")))?;
             let mut covars = g.covars;
             floor_covars(o.cov_type, k, d, &mut covars, o.min_covar);
-            let em = Emission::new(o.cov_type, k, d, &g.means, &covars)?;
-            let mut logb = vec![0.0; t * k];
-            em.fill_log(x, &mut logb);
-            let lw: Vec<f64> = g.weights.iter().map(|w| w.ln()).collect();
-            let labels: Vec<usize> = logb
-                .chunks_exact(k)
-                .map(|r| (0..k).fold(0, |b, j| if r[j] + lw[j] > r[b] + lw[b] { j } else { b }))
-                .collect();
             Ok(GaussianHmm {
                 k,
                 d,
@@ -448,7 +444,13 @@ fn cancelled() -> DataError {
 }
 
 /// log p(X | m) with the workspace's lattice (scaled with the log-space fallback).
-fn score_ws(m: &GaussianHmm, x: &[f64], seqs: &Seqs, ws: &mut Workspace, imp: Implementation) -> Result<f64, DataError> {
+fn score_ws(
+    m: &GaussianHmm,
+    x: &[f64],
+    seqs: &Seqs,
+    ws: &mut Workspace,
+    imp: Implementation,
+) -> Result<f64, DataError> {
     let em = Emission::new(m.cov_type, m.k, m.d, &m.means, &m.covars)?;
     let ch = Chain::new(&m.startprob, &m.transmat);
     if imp == Implementation::Scaled {
@@ -539,7 +541,11 @@ pub fn fit(
     let restarts: Vec<RestartReport> = runs
         .iter()
         .enumerate()
-        .map(|(r, run)| RestartReport { seed: o.seed.wrapping_add(r as u64), loglik: run.final_score, n_iter: run.history.len() })
+        .map(|(r, run)| RestartReport {
+            seed: o.seed.wrapping_add(r as u64),
+            loglik: run.final_score,
+            n_iter: run.history.len(),
+        })
         .collect();
     let mut best = 0;
     for r in 1..n {

@@ -52,6 +52,18 @@ impl Lattice {
     }
 }
 
+/// exp(x), with 0 returned directly below −746 (where exp underflows to +0 anyway): glibc's
+/// exp takes a slow path (errno) there, and emissions of distant states land there often.
+/// Identical results, NaN included.
+#[inline(always)]
+pub(crate) fn exp0(x: f64) -> f64 {
+    if x < -746.0 {
+        0.0
+    } else {
+        x.exp()
+    }
+}
+
 /// log Σ exp(v) over values given by `f(i)`, i < n; −∞ when all are −∞ (never NaN).
 #[inline(always)]
 pub(crate) fn logsumexp_by(n: usize, f: impl Fn(usize) -> f64) -> f64 {
@@ -67,7 +79,7 @@ pub(crate) fn logsumexp_by(n: usize, f: impl Fn(usize) -> f64) -> f64 {
     }
     let mut s = 0.0;
     for i in 0..n {
-        s += (f(i) - m).exp();
+        s += exp0(f(i) - m);
     }
     m + s.ln()
 }

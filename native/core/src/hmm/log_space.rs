@@ -9,8 +9,9 @@
 //! Zero probabilities are −∞ throughout; logsumexp of all −∞ is −∞, never NaN. K² exp per
 //! step in each direction: several times slower than the scaled form, but it cannot underflow.
 
-use super::lattice::{logsumexp_by, Chain, Lattice};
+use super::lattice::{exp0, logsumexp_by, Chain, Lattice};
 use super::seqs::{split_rows, Seqs};
+use super::BLOCK;
 use rayon::prelude::*;
 
 /// Forward pass of one sequence; returns log p(x) of the sequence.
@@ -87,6 +88,11 @@ pub(crate) fn forward_lat(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) {
 pub(crate) fn forward_backward(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) {
     let Lattice { b, alpha, beta, seq_ll, .. } = lat;
     let logb: &[f64] = b;
+    if seqs.t < BLOCK {
+        forward(ch, seqs, logb, alpha, seq_ll);
+        backward(ch, seqs, logb, beta);
+        return;
+    }
     rayon::join(|| forward(ch, seqs, logb, alpha, seq_ll), || backward(ch, seqs, logb, beta));
 }
 
@@ -99,7 +105,7 @@ pub(crate) fn normalize_row(v: &[f64], out: &mut [f64]) -> bool {
         return false;
     }
     for i in 0..v.len() {
-        out[i] = (v[i] - z).exp();
+        out[i] = exp0(v[i] - z);
     }
     true
 }
@@ -114,6 +120,6 @@ pub(crate) fn gamma_row(alpha: &[f64], beta: &[f64], out: &mut [f64]) -> bool {
     if !z.is_finite() {
         return false;
     }
-    out.iter_mut().for_each(|v| *v = (*v - z).exp());
+    out.iter_mut().for_each(|v| *v = exp0(*v - z));
     true
 }

@@ -8,20 +8,22 @@
 //!
 //! Layout of the module:
 //! - `emission`: per-state Cholesky factors / inverse variances and log-determinants, emission
-//!   log-densities for all t in fixed-size parallel blocks, the covariance floor;
+//!   log-densities for all t in fixed-size parallel blocks (vectorised over time, with an AVX2
+//!   copy chosen at run time by `simd`), the covariance floor;
 //! - `scaled` and `log_space`: the two forward-backward implementations (same inputs, same
-//!   outputs, agree to ~1e-12), plus the sufficient statistics of the E-step;
+//!   outputs, agree to ~1e-12); `stats`: the E-step and its sufficient statistics;
 //! - `viterbi`, `decode` (score, posteriors, filtered, information criteria, forward-backward on
 //!   a given emission matrix), `filter` (streaming), `sample`, `fit` (EM, M-step, restarts).
 //!
 //! Determinism: every parallel loop works on fixed blocks of `BLOCK` time steps (never sized by
-//! the thread count) and reductions add the block results in block order, so results are
-//! bit-identical at any thread count.
+//! the thread count) and reductions add the block results in block order; the AVX2 and baseline
+//! kernels perform the same IEEE operations. Results are bit-identical at any thread count and
+//! with or without AVX2.
 
 /// Call `f::<N>(args)` with N = the runtime value `n` for 1..=8 and N = 0 (the generic loop)
 /// otherwise. Kernels read their size as `if N == 0 { n } else { N }`, so each small size gets
-/// an unrolled, bounds-check-free instance; every instance does the same arithmetic in the same
-/// order, so the choice never changes a result.
+/// an unrolled, bounds-check-free instance. Every instance runs the same loops in the same
+/// order, and the instance depends on the size alone.
 macro_rules! dispatch {
     ($n:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $n {
@@ -38,6 +40,7 @@ macro_rules! dispatch {
     };
 }
 
+mod decode;
 mod emission;
 mod filter;
 mod fit;
@@ -46,9 +49,9 @@ mod log_space;
 mod sample;
 mod scaled;
 mod seqs;
+mod simd;
 mod stats;
 mod viterbi;
-mod decode;
 
 #[cfg(test)]
 mod tests;
@@ -62,6 +65,7 @@ pub use decode::{
 pub use filter::Filter;
 pub use fit::{fit, log_prior, FitOptions, FitResult, Init, Params, Progress, RestartReport, StopReason};
 pub use sample::sample;
+pub use simd::{set_simd, simd_active};
 pub use viterbi::{viterbi, Viterbi};
 
 /// Time steps per parallel block. Fixed, so that block boundaries (and hence every sum) do not
@@ -75,8 +79,8 @@ pub(crate) const SUB: usize = 256;
 /// Which forward-backward implementation runs the E-step (and the decoders).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Implementation {
-    /// Probabilities normalised at every step (Rabiner's scaling). Fast; falls back to the
-    /// log-space pass for a whole call when a scale factor underflows or overflows.
+    /// Probabilities kept in range by exact power-of-two rescaling (see `scaled`). Fast; falls
+    /// back to the log-space pass for a whole call (or E-step) when a step would lose precision.
     Scaled,
     /// Log-probabilities with log-sum-exp (hmmlearn's `implementation='log'`).
     Log,
@@ -216,7 +220,7 @@ pub(crate) fn check_x(x: &[f64], d: usize, lengths: Option<&[usize]>) -> Result<
     if d == 0 {
         return Err(DataError::arg("nFeatures must be at least 1"));
     }
-    if x.len() % d != 0 {
+    if !x.len().is_multiple_of(d) {
         return Err(DataError::arg(format!("X has {} values, not a multiple of nFeatures = {d}", x.len())));
     }
     let t = x.len() / d;

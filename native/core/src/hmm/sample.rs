@@ -58,12 +58,7 @@ pub fn sample(model: &GaussianHmm, n: usize, seed: u64) -> Result<(Vec<f64>, Vec
         let row = &mut x[t * d..(t + 1) * d];
         let f = &fac[s];
         for i in 0..d {
-            row[i] = mu[i]
-                + if tri {
-                    (0..=i).map(|j| f[i * d + j] * eps[j]).sum::<f64>()
-                } else {
-                    f[i] * eps[i]
-                };
+            row[i] = mu[i] + if tri { (0..=i).map(|j| f[i * d + j] * eps[j]).sum::<f64>() } else { f[i] * eps[i] };
         }
     }
     Ok((x, z))

@@ -28,6 +28,7 @@
 
 use super::lattice::{Chain, Lattice};
 use super::seqs::{split_rows, Seqs};
+use super::BLOCK;
 use rayon::prelude::*;
 
 /// 2^−100: rescale a message whose sum falls below this.
@@ -71,7 +72,14 @@ fn first_k<const KN: usize>(k: usize, startprob: &[f64], e: &[f64], out: &mut [f
 /// (even and odd i, each ascending), added at the end: half the dependency chain. `odd` is
 /// scratch of length ≥ K.
 #[inline(always)]
-fn step_k<const KN: usize>(k: usize, prev: &[f64], transmat: &[f64], e: &[f64], out: &mut [f64], odd: &mut [f64]) -> f64 {
+fn step_k<const KN: usize>(
+    k: usize,
+    prev: &[f64],
+    transmat: &[f64],
+    e: &[f64],
+    out: &mut [f64],
+    odd: &mut [f64],
+) -> f64 {
     let k = if KN == 0 { k } else { KN };
     let (prev, a, e, out, odd) = (&prev[..k], &transmat[..k * k], &e[..k], &mut out[..k], &mut odd[..k]);
     for j in 0..k {
@@ -107,7 +115,13 @@ fn step_k<const KN: usize>(k: usize, prev: &[f64], transmat: &[f64], e: &[f64], 
 /// the binary exponent removed, or None on failure. The batch and the streaming filter both
 /// call this, so their messages are identical bit for bit.
 #[inline(always)]
-fn forward_step<const KN: usize>(ch: &Chain, prev: Option<&[f64]>, e: &[f64], out: &mut [f64], odd: &mut [f64]) -> Option<i64> {
+fn forward_step<const KN: usize>(
+    ch: &Chain,
+    prev: Option<&[f64]>,
+    e: &[f64],
+    out: &mut [f64],
+    odd: &mut [f64],
+) -> Option<i64> {
     let k = if KN == 0 { ch.k } else { KN };
     let s = match prev {
         None => first_k::<KN>(k, &ch.startprob, e, out),
@@ -117,7 +131,13 @@ fn forward_step<const KN: usize>(ch: &Chain, prev: Option<&[f64]>, e: &[f64], ou
 }
 
 /// The streaming filter's step (see `forward_step`).
-pub(crate) fn filter_step(ch: &Chain, prev: Option<&[f64]>, e: &[f64], out: &mut [f64], odd: &mut [f64]) -> Option<i64> {
+pub(crate) fn filter_step(
+    ch: &Chain,
+    prev: Option<&[f64]>,
+    e: &[f64],
+    out: &mut [f64],
+    odd: &mut [f64],
+) -> Option<i64> {
     dispatch!(ch.k, forward_step(ch, prev, e, out, odd))
 }
 
@@ -178,7 +198,14 @@ fn backward_seq<const KN: usize>(ch: &Chain, e: &[f64], beta: &mut [f64], f: &mu
 /// Forward pass of every sequence (in parallel across sequences); fills `alpha` and `seq_ll`
 /// (Σ shift_t summed per block in parallel, then over blocks in order, plus the last step's
 /// terms). False if any sequence failed.
-pub(crate) fn forward(ch: &Chain, seqs: &Seqs, e: &[f64], shift: &[f64], alpha: &mut [f64], seq_ll: &mut [f64]) -> bool {
+pub(crate) fn forward(
+    ch: &Chain,
+    seqs: &Seqs,
+    e: &[f64],
+    shift: &[f64],
+    alpha: &mut [f64],
+    seq_ll: &mut [f64],
+) -> bool {
     let k = ch.k;
     let alphas = split_rows(alpha, &seqs.seqs, k);
     let ends: Vec<Option<(f64, i64)>> = alphas
@@ -225,6 +252,10 @@ pub(crate) fn forward_lat(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) -> bool {
 pub(crate) fn forward_backward(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) -> bool {
     let Lattice { b, shift, alpha, beta, bscale, seq_ll } = lat;
     let (e, shift): (&[f64], &[f64]) = (b, shift);
+    if seqs.t < BLOCK {
+        // Waking a second thread costs more than the whole pass here.
+        return forward(ch, seqs, e, shift, alpha, seq_ll) && backward(ch, seqs, e, beta, bscale);
+    }
     let (f, g) = rayon::join(|| forward(ch, seqs, e, shift, alpha, seq_ll), || backward(ch, seqs, e, beta, bscale));
     f && g
 }

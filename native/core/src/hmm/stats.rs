@@ -9,8 +9,9 @@
 //! mean μ = m + s/N as S − s sᵀ/N without the cancellation of raw second moments.
 
 use super::emission::Emission;
-use super::lattice::{Chain, Lattice};
+use super::lattice::{exp0, Chain, Lattice};
 use super::seqs::{Block, Seqs};
+use super::simd::multiversion;
 use super::{log_space, scaled, Implementation, SUB};
 use crate::error::DataError;
 use rayon::prelude::*;
@@ -101,7 +102,12 @@ impl Scratch {
             gamma: vec![0.0; SUB * k],
             tmp: vec![0.0; k],
             xi: vec![0.0; k * k],
-            acc: AccScratch { xt: vec![0.0; SUB * d], dt: vec![0.0; SUB * d], w: vec![0.0; SUB * d], gc: vec![0.0; SUB] },
+            acc: AccScratch {
+                xt: vec![0.0; SUB * d],
+                dt: vec![0.0; SUB * d],
+                w: vec![0.0; SUB * d],
+                gc: vec![0.0; SUB],
+            },
         }
     }
 }
@@ -145,7 +151,8 @@ fn dot4(u: &[f64], v: &[f64]) -> f64 {
 /// Posterior-weighted sums of the rows xs (n × D) with posteriors g (n × K), shift means m:
 /// post, s and S (see the module comment). Works on the transposed rows so that every inner
 /// loop runs over the n rows.
-fn accumulate<const DN: usize>(st: &mut Stats, g: &[f64], xs: &[f64], m: &[f64], sc: &mut AccScratch) {
+#[inline(always)]
+fn accumulate_body<const DN: usize>(st: &mut Stats, g: &[f64], xs: &[f64], m: &[f64], sc: &mut AccScratch) {
     let d = if DN == 0 { st.d } else { DN };
     let k = st.k;
     let n = xs.len() / d;
@@ -184,11 +191,23 @@ fn accumulate<const DN: usize>(st: &mut Stats, g: &[f64], xs: &[f64], m: &[f64],
     }
 }
 
+multiversion!(accumulate, accumulate_avx2, accumulate_body, (st: &mut Stats, g: &[f64], xs: &[f64], m: &[f64], sc: &mut AccScratch));
+
 /// Scaled form: γ of rows [t0, t1) into g, the start counts, and ξ of the pairs (t, t+1) inside
 /// the sequence added to `xi` as Σ_t α̃_t(i)·e_{t+1}(j) β̃_{t+1}(j) f_t / g_t (A_ij is applied
 /// once at the end).
 #[allow(clippy::too_many_arguments)]
-fn gamma_xi_scaled<const KN: usize>(k: usize, lat: &Lattice, blk: &Block, t0: usize, t1: usize, g: &mut [f64], start: &mut [f64], xi: &mut [f64], tmp: &mut [f64]) -> bool {
+fn gamma_xi_scaled<const KN: usize>(
+    k: usize,
+    lat: &Lattice,
+    blk: &Block,
+    t0: usize,
+    t1: usize,
+    g: &mut [f64],
+    start: &mut [f64],
+    xi: &mut [f64],
+    tmp: &mut [f64],
+) -> bool {
     let k = if KN == 0 { k } else { KN };
     let (tmp, xi) = (&mut tmp[..k], &mut xi[..k * k]);
     for t in t0..t1 {
@@ -223,7 +242,18 @@ fn gamma_xi_scaled<const KN: usize>(k: usize, lat: &Lattice, blk: &Block, t0: us
 
 /// Log form: γ of rows [t0, t1) into g, the start counts, and Σ_t ξ_t(i, j) added to `trans`.
 #[allow(clippy::too_many_arguments)]
-fn gamma_xi_log<const KN: usize>(k: usize, ch: &Chain, lat: &Lattice, blk: &Block, t0: usize, t1: usize, g: &mut [f64], start: &mut [f64], trans: &mut [f64], w: &mut [f64]) -> bool {
+fn gamma_xi_log<const KN: usize>(
+    k: usize,
+    ch: &Chain,
+    lat: &Lattice,
+    blk: &Block,
+    t0: usize,
+    t1: usize,
+    g: &mut [f64],
+    start: &mut [f64],
+    trans: &mut [f64],
+    w: &mut [f64],
+) -> bool {
     let k = if KN == 0 { k } else { KN };
     let (w, trans, lt) = (&mut w[..k], &mut trans[..k * k], &ch.log_trans[..k * k]);
     let ll = lat.seq_ll[blk.seq];
@@ -239,13 +269,14 @@ fn gamma_xi_log<const KN: usize>(k: usize, ch: &Chain, lat: &Lattice, blk: &Bloc
             }
         }
         if t + 1 < blk.seq_end {
-            for j in 0..k {
-                w[j] = lat.b[(t + 1) * k + j] + lat.beta[(t + 1) * k + j] - ll;
+            let (lb, nb) = (&lat.b[(t + 1) * k..(t + 2) * k], &lat.beta[(t + 1) * k..(t + 2) * k]);
+            for (wj, (b, n)) in w.iter_mut().zip(lb.iter().zip(nb)) {
+                *wj = b + n - ll;
             }
             for i in 0..k {
                 let ai = a[i];
                 for j in 0..k {
-                    trans[i * k + j] += (ai + lt[i * k + j] + w[j]).exp();
+                    trans[i * k + j] += exp0(ai + lt[i * k + j] + w[j]);
                 }
             }
         }
@@ -254,7 +285,18 @@ fn gamma_xi_log<const KN: usize>(k: usize, ch: &Chain, lat: &Lattice, blk: &Bloc
 }
 
 /// The statistics of one block, sub-block by sub-block.
-fn block_stats(ch: &Chain, lat: &Lattice, x: &[f64], m: &[f64], blk: &Block, st: &mut Stats, sc: &mut Scratch, imp: Implementation) -> bool {
+#[allow(clippy::too_many_arguments)]
+fn block_stats(
+    ch: &Chain,
+    lat: &Lattice,
+    x: &[f64],
+    m: &[f64],
+    blk: &Block,
+    st: &mut Stats,
+    sc: &mut Scratch,
+    imp: Implementation,
+    simd: bool,
+) -> bool {
     let (k, d) = (st.k, st.d);
     st.clear();
     sc.xi.iter_mut().for_each(|v| *v = 0.0);
@@ -263,13 +305,17 @@ fn block_stats(ch: &Chain, lat: &Lattice, x: &[f64], m: &[f64], blk: &Block, st:
         let t1 = (t0 + SUB).min(blk.end);
         let g = &mut sc.gamma[..(t1 - t0) * k];
         let ok = match imp {
-            Implementation::Scaled => dispatch!(k, gamma_xi_scaled(k, lat, blk, t0, t1, g, &mut st.start, &mut sc.xi, &mut sc.tmp)),
-            Implementation::Log => dispatch!(k, gamma_xi_log(k, ch, lat, blk, t0, t1, g, &mut st.start, &mut st.trans, &mut sc.tmp)),
+            Implementation::Scaled => {
+                dispatch!(k, gamma_xi_scaled(k, lat, blk, t0, t1, g, &mut st.start, &mut sc.xi, &mut sc.tmp))
+            }
+            Implementation::Log => {
+                dispatch!(k, gamma_xi_log(k, ch, lat, blk, t0, t1, g, &mut st.start, &mut st.trans, &mut sc.tmp))
+            }
         };
         if !ok {
             return false;
         }
-        dispatch!(d, accumulate(st, &sc.gamma[..(t1 - t0) * k], &x[t0 * d..t1 * d], m, &mut sc.acc));
+        dispatch!(d, accumulate(simd, st, &sc.gamma[..(t1 - t0) * k], &x[t0 * d..t1 * d], m, &mut sc.acc));
         t0 = t1;
     }
     if imp == Implementation::Scaled {
@@ -289,13 +335,24 @@ fn reduce(partials: &[Stats], k: usize, d: usize, full: bool) -> Stats {
 }
 
 /// Statistics of every block in parallel (per-thread scratch), then reduced in block order.
-fn all_stats(ch: &Chain, x: &[f64], seqs: &Seqs, ws: &mut Workspace, m: &[f64], imp: Implementation, k: usize, d: usize) -> Option<Stats> {
+#[allow(clippy::too_many_arguments)]
+fn all_stats(
+    ch: &Chain,
+    x: &[f64],
+    seqs: &Seqs,
+    ws: &mut Workspace,
+    m: &[f64],
+    imp: Implementation,
+    k: usize,
+    d: usize,
+    simd: bool,
+) -> Option<Stats> {
     let lat = &ws.lat;
     let ok = ws
         .partials
         .par_iter_mut()
         .zip(&seqs.blocks)
-        .map_init(|| Scratch::new(k, d), |sc, (st, blk)| block_stats(ch, lat, x, m, blk, st, sc, imp))
+        .map_init(|| Scratch::new(k, d), |sc, (st, blk)| block_stats(ch, lat, x, m, blk, st, sc, imp, simd))
         .collect::<Vec<bool>>()
         .into_iter()
         .all(|v| v);
@@ -318,7 +375,7 @@ pub(crate) fn estep(
     if imp == Implementation::Scaled {
         em.fill_scaled(x, &mut ws.lat.b, &mut ws.lat.shift);
         if scaled::forward_backward(ch, seqs, &mut ws.lat) {
-            if let Some(st) = all_stats(ch, x, seqs, ws, m, Implementation::Scaled, k, d) {
+            if let Some(st) = all_stats(ch, x, seqs, ws, m, Implementation::Scaled, k, d, em.simd) {
                 return Ok((ws.lat.seq_ll.iter().sum(), st));
             }
         }
@@ -328,8 +385,9 @@ pub(crate) fn estep(
     if let Some(i) = ws.lat.seq_ll.iter().position(|v| !v.is_finite()) {
         return Err(zero_likelihood(i));
     }
-    let st = all_stats(ch, x, seqs, ws, m, Implementation::Log, k, d)
-        .ok_or_else(|| DataError::arg("posterior probabilities are undefined (a row has zero probability under every state)"))?;
+    let st = all_stats(ch, x, seqs, ws, m, Implementation::Log, k, d, em.simd).ok_or_else(|| {
+        DataError::arg("posterior probabilities are undefined (a row has zero probability under every state)")
+    })?;
     Ok((ws.lat.seq_ll.iter().sum(), st))
 }
 

@@ -86,7 +86,10 @@ fn naive_logpdf(m: &GaussianHmm, s: usize, x: &[f64]) -> f64 {
 fn enumerate(m: &GaussianHmm, x: &[f64]) -> (f64, Vec<f64>, Vec<usize>, f64) {
     let (k, d) = (m.k, m.d);
     let l = x.len() / d;
-    let logb: Vec<f64> = (0..l).flat_map(|t| (0..k).map(move |s| (t, s))).map(|(t, s)| naive_logpdf(m, s, &x[t * d..(t + 1) * d])).collect();
+    let logb: Vec<f64> = (0..l)
+        .flat_map(|t| (0..k).map(move |s| (t, s)))
+        .map(|(t, s)| naive_logpdf(m, s, &x[t * d..(t + 1) * d]))
+        .collect();
     let mut total = 0.0;
     let mut post = vec![0.0; l * k];
     let mut best = (f64::NEG_INFINITY, vec![]);
@@ -122,9 +125,9 @@ fn emission_matches_dense_reference() {
             for _ in 0..20 {
                 let x: Vec<f64> = (0..d).map(|_| 3.0 * rng.sample::<f64, _>(StandardNormal)).collect();
                 em.rows(&x, &mut out, &mut sc);
-                for s in 0..3 {
+                for (s, &o) in out.iter().enumerate() {
                     let r = naive_logpdf(&m, s, &x);
-                    assert!((out[s] - r).abs() <= 1e-11 * r.abs().max(1.0), "seed {seed} {c:?} d={d}: {} vs {r}", out[s]);
+                    assert!((o - r).abs() <= 1e-11 * r.abs().max(1.0), "seed {seed} {c:?} d={d}: {o} vs {r}");
                 }
             }
         }
@@ -134,7 +137,7 @@ fn emission_matches_dense_reference() {
 #[test]
 fn forward_backward_and_viterbi_match_path_enumeration() {
     for (ci, &c) in TYPES.iter().enumerate() {
-        for (k, l) in [(1, 4), (2, 6), (3, 5)] {
+        for (k, l) in [(1, 4), (2, 6), (3, 5), (9, 3)] {
             let seed = 200 + ci as u64 * 10 + k as u64;
             let m = random_model(k, 2, c, 1.0, seed);
             let (x, _) = sample(&m, l, seed).unwrap();
@@ -163,16 +166,25 @@ fn scaled_equals_log_space() {
     let lengths = [1usize, 2, 7, 17, 300, 5000];
     let t: usize = lengths.iter().sum();
     for (ci, &c) in TYPES.iter().enumerate() {
-        for (k, d) in [(1, 1), (2, 3), (4, 5), (6, 2)] {
+        for (k, d) in [(1, 1), (2, 3), (4, 5), (6, 2), (9, 2)] {
             let seed = 300 + ci as u64 * 100 + (k * 10 + d) as u64;
             let m = random_model(k, d, c, 1.5, seed);
             let (x, _) = sample(&m, t, seed).unwrap();
             let l = Some(&lengths[..]);
-            let (a, b) = (score_with(&m, &x, l, Implementation::Scaled).unwrap(), score_with(&m, &x, l, Implementation::Log).unwrap());
+            let (a, b) = (
+                score_with(&m, &x, l, Implementation::Scaled).unwrap(),
+                score_with(&m, &x, l, Implementation::Log).unwrap(),
+            );
             assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "seed {seed}: {a} vs {b}");
-            let (p, q) = (posteriors_with(&m, &x, l, Implementation::Scaled).unwrap(), posteriors_with(&m, &x, l, Implementation::Log).unwrap());
+            let (p, q) = (
+                posteriors_with(&m, &x, l, Implementation::Scaled).unwrap(),
+                posteriors_with(&m, &x, l, Implementation::Log).unwrap(),
+            );
             assert!(max_abs(&p, &q) < 1e-9, "seed {seed}: posteriors {}", max_abs(&p, &q));
-            let (p, q) = (filtered_with(&m, &x, l, Implementation::Scaled).unwrap(), filtered_with(&m, &x, l, Implementation::Log).unwrap());
+            let (p, q) = (
+                filtered_with(&m, &x, l, Implementation::Scaled).unwrap(),
+                filtered_with(&m, &x, l, Implementation::Log).unwrap(),
+            );
             assert!(max_abs(&p, &q) < 1e-9, "seed {seed}: filtered {}", max_abs(&p, &q));
             // EM: same history and parameters from the same start.
             let mut o = FitOptions::new(k);
@@ -260,7 +272,8 @@ fn match_states(truth: &[f64], fitted: &[f64], k: usize, d: usize) -> Vec<usize>
         }
     }
     permute(&mut perm, 0, &mut |p| {
-        let cost: f64 = (0..k).map(|s| (0..d).map(|a| (truth[s * d + a] - fitted[p[s] * d + a]).powi(2)).sum::<f64>()).sum();
+        let cost: f64 =
+            (0..k).map(|s| (0..d).map(|a| (truth[s * d + a] - fitted[p[s] * d + a]).powi(2)).sum::<f64>()).sum();
         if cost < best.0 {
             best = (cost, p.to_vec());
         }
@@ -492,9 +505,9 @@ fn filtered_is_causal() {
 
 #[test]
 fn streaming_filter_equals_batch() {
-    for (ci, &c) in TYPES.iter().enumerate() {
+    for (ci, (&c, k)) in TYPES.iter().zip([4, 9, 4, 2]).enumerate() {
         let seed = 1100 + ci as u64;
-        let m = random_model(4, 3, c, 1.5, seed);
+        let m = random_model(k, 3, c, 1.5, seed);
         let lengths = [1usize, 17, 5000];
         let (x, _) = sample(&m, 5018, seed).unwrap();
         let batch = filtered(&m, &x, Some(&lengths)).unwrap();
@@ -506,7 +519,7 @@ fn streaming_filter_equals_batch() {
             f.reset();
             for _ in 0..l {
                 let p = f.update(&x[t * 3..(t + 1) * 3]).unwrap().to_vec();
-                assert_eq!(bits(&p), bits(&batch[t * 4..(t + 1) * 4]), "seed {seed} t {t}");
+                assert_eq!(bits(&p), bits(&batch[t * k..(t + 1) * k]), "seed {seed} t {t}");
                 t += 1;
             }
             total += f.log_likelihood();
@@ -642,7 +655,12 @@ fn sampling_is_seeded_and_follows_the_model() {
 #[test]
 fn information_criteria_use_hmmlearns_count() {
     let x: Vec<f64> = (0..200).map(|i| (i as f64 * 0.37).sin()).collect();
-    for (c, n) in [(CovType::Full, 3 + 12 + 8 + 4 * 3), (CovType::Diag, 3 + 12 + 8 + 8), (CovType::Tied, 3 + 12 + 8 + 3), (CovType::Spherical, 3 + 12 + 8 + 4)] {
+    for (c, n) in [
+        (CovType::Full, 3 + 12 + 8 + 4 * 3),
+        (CovType::Diag, 3 + 12 + 8 + 8),
+        (CovType::Tied, 3 + 12 + 8 + 3),
+        (CovType::Spherical, 3 + 12 + 8 + 4),
+    ] {
         let m = random_model(4, 2, c, 1.0, 1600);
         assert_eq!(m.n_parameters(), n);
         let ic = information_criteria(&m, &x, None).unwrap();
@@ -676,31 +694,50 @@ fn forward_backward_on_a_given_emission_matrix_matches_the_umbrella_example() {
 }
 
 #[test]
-#[ignore]
-fn timing_breakdown() {
+fn simd_and_scalar_kernels_are_bit_identical() {
     use super::lattice::Chain;
     use super::stats::{estep, Workspace};
-    let m = random_model(4, 5, CovType::Full, 1.0, 700);
-    let (x, _) = sample(&m, 1_000_000, 700).unwrap();
-    let seqs = check_x(&x, 5, None).unwrap();
-    let em = Emission::new(m.cov_type, 4, 5, &m.means, &m.covars).unwrap();
-    let ch = Chain::new(&m.startprob, &m.transmat);
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| {
-            let mut ws = Workspace::new(&seqs, 4, 5, true);
-            for _ in 0..2 {
-                let t = std::time::Instant::now();
-                em.fill_scaled(&x, &mut ws.lat.b, &mut ws.lat.shift);
-                let t1 = t.elapsed();
-                super::scaled::forward_lat(&ch, &seqs, &mut ws.lat);
-                let t2 = t.elapsed();
-                super::scaled::forward_backward(&ch, &seqs, &mut ws.lat);
-                let t3 = t.elapsed();
-                let _ = estep(&ch, &em, &x, &seqs, &mut ws, Implementation::Scaled, &m.means).unwrap();
-                let t4 = t.elapsed();
-                eprintln!("threads {threads}: emission {:?} forward {:?} fwd+bwd {:?} estep {:?}", t1, t2 - t1, t3 - t2, t4 - t3);
+    // Every D instance (1..=8 unrolled, 9 generic), row counts that are not multiples of the
+    // vector width, and both E-step implementations.
+    for (ci, &c) in [CovType::Full, CovType::Diag].iter().enumerate() {
+        for d in 1..=9 {
+            let seed = 1700 + ci as u64 * 10 + d as u64;
+            let m = random_model(3, d, c, 1.5, seed);
+            let (x, _) = sample(&m, 2 * SUB + 37, seed).unwrap();
+            let mut em = Emission::new(c, 3, d, &m.means, &m.covars).unwrap();
+            for n in [1usize, 2, 7, 17, 300] {
+                let mut out = [vec![0.0; n * 3], vec![0.0; n * 3]];
+                for (o, simd) in out.iter_mut().zip([true, false]) {
+                    em.simd = simd;
+                    em.rows(&x[..n * d], o, &mut super::emission::Scratch::new(d));
+                }
+                assert_eq!(bits(&out[0]), bits(&out[1]), "seed {seed} {c:?} d={d} n={n}");
             }
-        });
+            let seqs = check_x(&x, d, Some(&[SUB + 5, SUB + 32])).unwrap();
+            let ch = Chain::new(&m.startprob, &m.transmat);
+            for imp in [Implementation::Scaled, Implementation::Log] {
+                let mut res = Vec::new();
+                for simd in [true, false] {
+                    em.simd = simd;
+                    let mut ws = Workspace::new(&seqs, 3, d, c == CovType::Full);
+                    let (ll, st) = estep(&ch, &em, &x, &seqs, &mut ws, imp, &m.means).unwrap();
+                    res.push((
+                        ll.to_bits(),
+                        bits(&st.post),
+                        bits(&st.s),
+                        bits(&st.ss),
+                        bits(&st.trans),
+                        bits(&st.start),
+                    ));
+                }
+                assert_eq!(res[0], res[1], "seed {seed} {c:?} d={d} {imp:?}");
+            }
+        }
     }
+    assert!(!set_simd(false));
+    let m = random_model(2, 2, CovType::Full, 1.0, 1800);
+    let (x, _) = sample(&m, 100, 1800).unwrap();
+    let scalar = posteriors(&m, &x, None).unwrap();
+    set_simd(true);
+    assert_eq!(bits(&scalar), bits(&posteriors(&m, &x, None).unwrap()));
 }

@@ -37,11 +37,11 @@ fn viterbi_seq<const KN: usize>(ch: &Chain, logb: &[f64], path: &mut [usize]) ->
             let mut best = f64::NEG_INFINITY;
             let mut arg = 0u32;
             for i in 0..k {
+                // Selects rather than a branch: which i wins is data-dependent.
                 let v = p[i] + lt[i * k + j];
-                if v >= best {
-                    best = v;
-                    arg = i as u32;
-                }
+                let ge = v >= best;
+                best = if ge { v } else { best };
+                arg = if ge { i as u32 } else { arg };
             }
             c[j] = best + lb[j];
             bp[j] = arg;
