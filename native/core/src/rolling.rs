@@ -1,12 +1,16 @@
 //! Rolling window statistics with pandas semantics (`pandas/_libs/window/aggregations.pyx`),
 //! EWM mean and std (`adjust=False`), and rolling correlation/covariance of two series.
 //!
-//! Every kernel is an add/remove/calc trio driven by a streaming state (`RollingStream`,
-//! `PairStream`, `EwmStream`); the batch functions feed a series through the same state, so
-//! batch and stream agree bit for bit. Each kernel also has a naive reference that recomputes
-//! every window from scratch with the two-pass formula (`rolling_reference`, ...), used by the
-//! tests, and a warm-up length (`warmup`, ...): the index of the first output that can be
-//! defined when the input has no missing values.
+//! Every kernel has a streaming state fed one bar at a time (`RollingStream`, `PairStream`,
+//! `EwmStream`: add/remove/calc trios). The rolling batch functions (`rolling`, `rolling_many`,
+//! `rolling_pair`) have their own kernels, built for throughput: each window is one suffix sum
+//! over the previous block of `len` rows plus one prefix sum over its own block, computed in
+//! tight loops over tiles of rows that stay in the cache (see "Batch kernels" below). So batch
+//! and stream are no longer the same bits; both are within the stated tolerances of the naive
+//! reference, which recomputes every window from scratch with the two-pass formula
+//! (`rolling_reference`, ...; used by the tests). The EWM batch still feeds the stream, bit for
+//! bit. Each kernel also has a warm-up length (`warmup`, ...): the index of the first output
+//! that can be defined when the input has no missing values.
 //!
 //! Missing values and `min_periods` (pandas): non-finite inputs (NaN, ±inf) are missing. They
 //! occupy their row of the window but are not observations. The output at row t is NaN while
@@ -15,10 +19,10 @@
 //! kurt, 2 for corr). For corr/cov a row is an observation only when both values are finite.
 //! EWM: NaN before the first observation; a missing value repeats the previous output.
 //!
-//! Numerics: the moment kernels keep the power sums Σd, Σd², Σd³, Σd⁴ of d = x − K, where the
-//! shift K is the window mean at the last rebuild, in TwoSum-compensated accumulators. A value
-//! removed from the window subtracts exactly the terms it added (same K, same bits), so an
-//! outlier leaving the window leaves no residue. The sums are rebuilt from the window (new K)
+//! Numerics of the streaming states: the moment kernels keep the power sums Σd, Σd², Σd³, Σd⁴
+//! of d = x − K, where the shift K is the window mean at the last rebuild, in TwoSum-compensated
+//! accumulators. A value removed from the window subtracts exactly the terms it added (same K,
+//! same bits), so an outlier leaving the window leaves no residue. The sums are rebuilt from the window (new K)
 //! every `len` steps, which bounds the error independently of the series length, and at once
 //! when the window mean has drifted more than 4 standard deviations from K (a level shift
 //! followed by a quiet window), which bounds the cancellation in Σd² − (Σd)²/n to a factor
@@ -510,7 +514,8 @@ enum Kernel {
 }
 
 /// One rolling statistic fed one bar at a time (for live use). `update` returns the value of
-/// the window that ends at the new bar; feeding a whole series gives `rolling` bit for bit.
+/// the window that ends at the new bar; feeding a whole series gives `rolling`'s values within
+/// the tolerances of the module tests (not the same bits: `rolling` sums blocks of rows).
 #[derive(Debug, Clone)]
 pub struct RollingStream {
     stat: Stat,
@@ -593,20 +598,1218 @@ impl RollingStream {
     }
 }
 
-fn run_stream(x: &[f64], mut s: RollingStream) -> Vec<f64> {
-    x.iter().map(|&v| s.update(v)).collect()
+// ------------------------------------------------------------------------------------------
+// Batch kernels: sums over blocks, then each window from a suffix and a prefix
+//
+// The rows are cut into blocks of `len` rows (block b = rows [b·len, (b+1)·len)). The window
+// that ends at row t of block b is the suffix of block b−1 that starts at t−len+1, plus the
+// prefix of block b that ends at t. So every window sum is one suffix sum plus one prefix sum,
+// each a plain sum of at most `len` terms, computed by two scans per block (van Herk /
+// Gil-Werman for min and max). Nothing is ever subtracted: an outlier is in exactly the windows
+// that hold it, and the rounding error of a window is that of summing its own terms (≤ len·ε
+// relative, for positive terms), whatever came before it.
+//
+// Moments (and corr/cov, per side) use d = x − K with one shift K per pair of blocks (b−1, b):
+// the mean of block b−1, within about σ·√(2/len) of the means of the windows that end in
+// block b (so the cancellation factor 1 + (mean − K)²/m2 is about 1 + 2/len). A window whose mean is more than 4σ from K (the
+// drift rule of `Moments::drifted`) re-anchors K at its own mean for the rest of block b
+// (O(len)), so the cancellation in Σd² − (Σd)²/n stays bounded by a factor of about 17.
+// Constant windows are detected exactly (a run of equal observations scanned lazily, pandas'
+// `num_consecutive_same_value`), so their variance is exactly 0 and their mean exactly the
+// value. Both checks run only on the rows that a cheap branch-free filter flags.
+//
+// The series is processed in tiles of about TILE_TARGET rows (a multiple of `len`, so that the
+// scratch stays in the cache). A tile is first scanned without masks; if a block's sum comes out
+// NaN or infinite (a missing value), it is scanned again with masks and counts. A tile's values
+// depend only on the rows its windows cover: not on the other tiles, on how the rows are cut
+// into tiles, on the mode, nor on the instruction set (below). So `rolling_many` cuts long
+// series into deterministic time blocks and gives `rolling` bit for bit at any thread count.
+
+/// Rows per tile, about (rounded down to a multiple of the window; one block when the window
+/// is longer).
+const TILE_TARGET: usize = 2048;
+/// Rows per parallel task of `rolling_many`, about (a multiple of the tile).
+const TASK_TARGET: usize = 1 << 16;
+/// Rows per chunk of the branch-free pass over a tile; a chunk with a flagged row (maybe a
+/// constant window, or drifted) is redone row by row.
+const CHUNK: usize = 16;
+static ZEROS: [f64; CHUNK] = [0.0; CHUNK];
+/// Blocks scanned at once by `Scan::group`: 2·GROUP independent chains of additions hide
+/// their latency.
+const GROUP: usize = 2;
+
+/// Tile length for a window of `len`: about `target` rows, a whole number of blocks (at least
+/// one), so tiles start on block boundaries.
+fn tile_rows(len: usize, target: usize) -> usize {
+    len.saturating_mul((target / len).max(1))
+}
+
+/// The tile length of the public functions: about TILE_TARGET rows, and at least GROUP + 1
+/// blocks for windows up to 4096 rows, so that `Scan::group` applies.
+fn default_tile(len: usize) -> usize {
+    let min_blocks = if len <= 4096 { GROUP + 1 } else { 1 };
+    len.saturating_mul((TILE_TARGET / len).max(min_blocks))
+}
+
+/// Ask for the cache line of x[i] (if any) ahead of use: a hint, it never faults.
+#[inline(always)]
+fn prefetch(x: &[f64], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(p) = x.get(i) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is only a hint: it never
+        // faults and reads nothing back (p points into x anyway).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((p as *const f64).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, i);
+}
+
+/// Whether every value is finite (branch-free, so it vectorises).
+#[inline(always)]
+fn all_finite(x: &[f64]) -> bool {
+    x.chunks(64).all(|c| c.iter().fold(true, |a, v| a & v.is_finite()))
+}
+
+// Statistic codes for the const-generic batch loops.
+const SUM: u8 = 0;
+const MEAN: u8 = 1;
+const VAR: u8 = 2;
+const STD: u8 = 3;
+const ZSCORE: u8 = 4;
+const SKEW: u8 = 5;
+const KURT: u8 = 6;
+
+/// Whether the observations in rows [start, t] are all equal: a run of equal observations
+/// scanned lazily (pandas' `num_consecutive_same_value`). A row of `v` is an observation when
+/// it and the same row of `other` are finite (pass `v` again for one series).
+struct RunScan {
+    /// Next row to scan.
+    next: usize,
+    /// 1 + the row of the last observation (0: none yet).
+    last_obs: usize,
+    /// 1 + the row of the last observation that differs from the current run (0: none).
+    last_diff: usize,
+    /// Value of the current run (its first observation).
+    val: f64,
+}
+
+impl RunScan {
+    fn new(from: usize) -> Self {
+        RunScan { next: from, last_obs: 0, last_diff: 0, val: f64::NAN }
+    }
+
+    /// Whether the observations in rows [start, t] are all equal, and their value. `t` must not
+    /// decrease between calls. Rows before `start` do not matter, so a scan that is behind
+    /// restarts there: a call costs at most the window, and consecutive rows cost O(1) each.
+    fn constant(&mut self, v: &[f64], other: &[f64], start: usize, t: usize) -> (bool, f64) {
+        if self.next < start {
+            *self = RunScan::new(start);
+        }
+        while self.next <= t {
+            let (a, b) = (v[self.next], other[self.next]);
+            if a.is_finite() && b.is_finite() {
+                if a != self.val {
+                    self.last_diff = self.last_obs;
+                    self.val = a;
+                }
+                self.last_obs = self.next + 1;
+            }
+            self.next += 1;
+        }
+        (self.last_diff <= start, self.val)
+    }
+}
+
+/// What the formulas need of the observation count n.
+#[derive(Clone, Copy)]
+struct PerN {
+    n: f64,
+    inv_n: f64,
+    inv_dof: f64,
+    skew_q: f64,
+    kurt_a: f64,
+    kurt_b: f64,
+    kurt_inv: f64,
+}
+
+impl PerN {
+    #[inline(always)]
+    fn new(n: f64, ddof: f64) -> Self {
+        PerN {
+            n,
+            inv_n: 1.0 / n,
+            inv_dof: 1.0 / (n - ddof),
+            skew_q: (n * (n - 1.0)).sqrt() / (n - 2.0),
+            kurt_a: n * n - 1.0,
+            kurt_b: 3.0 * ((n - 1.0) * (n - 1.0)),
+            kurt_inv: 1.0 / ((n - 2.0) * (n - 3.0)),
+        }
+    }
+}
+
+/// d = x − k (0 for a missing value when NAN) and whether x is an observation (1 or 0).
+#[inline(always)]
+fn masked<const NAN: bool>(x: f64, k: f64) -> (f64, f64) {
+    if NAN {
+        let f = x.is_finite();
+        (if f { x - k } else { 0.0 }, if f { 1.0 } else { 0.0 })
+    } else {
+        (x - k, 1.0)
+    }
+}
+
+/// d, d², d³, d⁴ (the first P).
+#[inline(always)]
+fn powers<const P: usize>(d: f64) -> [f64; P] {
+    let d2 = d * d;
+    std::array::from_fn(|q| match q {
+        0 => d,
+        1 => d2,
+        2 => d2 * d,
+        _ => d2 * d2,
+    })
+}
+
+#[inline(always)]
+fn add_to<const W: usize>(a: &mut [f64; W], b: &[f64; W]) {
+    for q in 0..W {
+        a[q] += b[q];
+    }
+}
+
+/// The drift rule of `Moments::drifted` on the sums Σd = s1, Σd² = s2 of n observations.
+#[inline(always)]
+fn drifted(s1: f64, s2: f64, n: f64) -> bool {
+    (DRIFT + 1.0) * (s1 * s1) > DRIFT * n * s2
+}
+
+/// What a window sums: W terms per observed row, about a shift.
+trait Terms<const W: usize> {
+    type Shift: Copy;
+    /// The shift when no observation is near.
+    const NO_SHIFT: Self::Shift;
+    /// The terms of the row (x, y) about k, and 1.0 if it is an observation. With NAN a missing
+    /// row gives zeros and 0.0; without, every row is taken as an observation.
+    fn terms<const NAN: bool>(x: f64, y: f64, k: Self::Shift) -> ([f64; W], f64);
+    /// The shift at the mean of the observations of a block, if it has any: the sums run over
+    /// four interleaved lanes (so they vectorise) in a fixed order. Without NAN, a missing
+    /// value makes it NaN (and the scan then starts again with masks).
+    fn block_mean<const NAN: bool>(x: &[f64], y: &[f64]) -> Option<Self::Shift>;
+    /// The shift the row (x, y) gives, if it is an observation.
+    fn shift_from(x: f64, y: f64) -> Option<Self::Shift>;
+    /// The shift at the mean of the observations of a window (at least one).
+    fn window_mean(x: &[f64], y: &[f64]) -> Self::Shift;
+    /// Finite when every row of sums `acc` (taken without masks) was an observation.
+    fn check(acc: &[f64; W]) -> f64;
+}
+
+/// Σd, Σd², … (P of them) of one series, d = x − K; K = 0 for P = 1 (sum and mean).
+struct Powers<const P: usize>;
+
+impl<const P: usize> Terms<P> for Powers<P> {
+    type Shift = f64;
+    const NO_SHIFT: f64 = 0.0;
+
+    #[inline(always)]
+    fn terms<const NAN: bool>(x: f64, _: f64, k: f64) -> ([f64; P], f64) {
+        let (d, f) = masked::<NAN>(x, k);
+        (powers::<P>(d), f)
+    }
+
+    #[inline(always)]
+    fn block_mean<const NAN: bool>(x: &[f64], _: &[f64]) -> Option<f64> {
+        if P == 1 {
+            return Some(0.0);
+        }
+        let (mut sum, mut n) = ([0.0f64; 4], [0.0f64; 4]);
+        let mut it = x.chunks_exact(4);
+        for c in &mut it {
+            for k in 0..4 {
+                let (d, f) = masked::<NAN>(c[k], 0.0);
+                sum[k] += d;
+                n[k] += f;
+            }
+        }
+        for (k, &v) in it.remainder().iter().enumerate() {
+            let (d, f) = masked::<NAN>(v, 0.0);
+            sum[k] += d;
+            n[k] += f;
+        }
+        let n = (n[0] + n[1]) + (n[2] + n[3]);
+        (n > 0.0).then(|| ((sum[0] + sum[1]) + (sum[2] + sum[3])) / n)
+    }
+
+    fn shift_from(x: f64, _: f64) -> Option<f64> {
+        if P == 1 {
+            Some(0.0)
+        } else {
+            x.is_finite().then_some(x)
+        }
+    }
+
+    fn window_mean(x: &[f64], _: &[f64]) -> f64 {
+        let (mut sum, mut n) = (0.0, 0.0);
+        for &v in x.iter().filter(|v| v.is_finite()) {
+            sum += v;
+            n += 1.0;
+        }
+        sum / n
+    }
+
+    #[inline(always)]
+    fn check(acc: &[f64; P]) -> f64 {
+        acc[0]
+    }
+}
+
+/// Σdx, Σdy, Σdx², Σdy², Σdx·dy of two series (a row is an observation when both are finite),
+/// dx = x − Kx, dy = y − Ky.
+struct PairTerms;
+
+impl Terms<5> for PairTerms {
+    type Shift = (f64, f64);
+    const NO_SHIFT: (f64, f64) = (0.0, 0.0);
+
+    #[inline(always)]
+    fn terms<const NAN: bool>(x: f64, y: f64, k: (f64, f64)) -> ([f64; 5], f64) {
+        let f = !NAN || (x.is_finite() & y.is_finite());
+        let (dx, dy) = if f { (x - k.0, y - k.1) } else { (0.0, 0.0) };
+        ([dx, dy, dx * dx, dy * dy, dx * dy], if f { 1.0 } else { 0.0 })
+    }
+
+    #[inline(always)]
+    fn block_mean<const NAN: bool>(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+        let (mut sx, mut sy, mut n) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+        for (k, (&a, &b)) in x.iter().zip(y).enumerate() {
+            let (t, f) = Self::terms::<NAN>(a, b, (0.0, 0.0));
+            sx[k % 4] += t[0];
+            sy[k % 4] += t[1];
+            n[k % 4] += f;
+        }
+        let n = (n[0] + n[1]) + (n[2] + n[3]);
+        (n > 0.0).then(|| (((sx[0] + sx[1]) + (sx[2] + sx[3])) / n, ((sy[0] + sy[1]) + (sy[2] + sy[3])) / n))
+    }
+
+    fn shift_from(x: f64, y: f64) -> Option<(f64, f64)> {
+        (x.is_finite() && y.is_finite()).then_some((x, y))
+    }
+
+    fn window_mean(x: &[f64], y: &[f64]) -> (f64, f64) {
+        let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+        for (&a, &b) in x.iter().zip(y).filter(|(a, b)| a.is_finite() && b.is_finite()) {
+            sx += a;
+            sy += b;
+            n += 1.0;
+        }
+        (sx / n, sy / n)
+    }
+
+    #[inline(always)]
+    fn check(acc: &[f64; 5]) -> f64 {
+        acc[0] + acc[1]
+    }
+}
+
+/// The window sums of the rows of one tile: the sums of the window that ends at tile row i
+/// are ss[i] + sp[i], its part in the previous block (a suffix sum) and in the row's block (a
+/// prefix sum); its observations are cs[i] + cp[i] (tiles with missing values only).
+struct Scan<'a, T: Terms<W>, const W: usize> {
+    x: &'a [f64],
+    /// The second series (pairs), or `x` again.
+    y: &'a [f64],
+    len: usize,
+    ss: Vec<[f64; W]>,
+    sp: Vec<[f64; W]>,
+    cs: Vec<f64>,
+    cp: Vec<f64>,
+    /// The shift of each row's block (zscore), when `row_shift`.
+    ks: Vec<T::Shift>,
+    row_shift: bool,
+}
+
+impl<'a, T: Terms<W>, const W: usize> Scan<'a, T, W> {
+    fn new(x: &'a [f64], y: &'a [f64], len: usize, rows: usize, row_shift: bool) -> Self {
+        Scan {
+            x,
+            y,
+            len,
+            ss: vec![[0.0; W]; rows],
+            sp: vec![[0.0; W]; rows],
+            cs: vec![0.0; rows],
+            cp: vec![0.0; rows],
+            ks: if row_shift { vec![T::NO_SHIFT; rows] } else { Vec::new() },
+            row_shift,
+        }
+    }
+
+    /// The shift of the windows that end in block b: the mean of the observations of block
+    /// b−1 (of block 0 for b = 0), which is within about σ·√(2/len) of those windows' means.
+    /// If that block has none, the observation nearest before row b·len (searching back through
+    /// block b−1, then forward through block b).
+    #[inline(always)]
+    fn shift<const NAN: bool>(&self, b: usize) -> T::Shift {
+        let (x, y) = (self.x, self.y);
+        let bs = b * self.len;
+        let lo = bs.saturating_sub(self.len);
+        let hi = bs.saturating_add(self.len).min(x.len());
+        let src = if b == 0 { 0..hi } else { lo..bs };
+        T::block_mean::<NAN>(&x[src.clone()], &y[src]).unwrap_or_else(|| {
+            (lo..bs).rev().chain(bs..hi).find_map(|i| T::shift_from(x[i], y[i])).unwrap_or(T::NO_SHIFT)
+        })
+    }
+
+    /// The window sums of tile row i, and its observations.
+    #[inline(always)]
+    fn sums(&self, i: usize) -> [f64; W] {
+        let mut s = self.ss[i];
+        add_to(&mut s, &self.sp[i]);
+        s
+    }
+
+    /// Suffix sums of the whole block that starts at row `src` for the windows of the next
+    /// block, whose rows start at tile row `o`: its row j gets the sum over source rows
+    /// j+1..len (0 for the last row). Only its first `lp` rows are stored. Returns `T::check`
+    /// of the sums over the rows used.
+    #[inline(always)]
+    fn suffix<const NAN: bool>(&mut self, src: usize, k: T::Shift, o: usize, lp: usize) -> f64 {
+        let len = self.len;
+        let (sx, sy) = (&self.x[src..src + len], &self.y[src..src + len]);
+        let split = lp.min(len - 1);
+        if lp >= len {
+            self.ss[o + len - 1] = [0.0; W];
+            self.cs[o + len - 1] = 0.0;
+        }
+        let mut acc = [0.0f64; W];
+        let mut c = 0.0;
+        for j in (split + 1..len).rev() {
+            let (d, f) = T::terms::<NAN>(sx[j], sy[j], k);
+            add_to(&mut acc, &d);
+            c += f;
+        }
+        let (sx, sy) = (&sx[1..split + 1], &sy[1..split + 1]);
+        let dst = &mut self.ss[o..o + split];
+        let cnt = &mut self.cs[o..o + split];
+        for j in (0..split).rev() {
+            let (d, f) = T::terms::<NAN>(sx[j], sy[j], k);
+            add_to(&mut acc, &d);
+            dst[j] = acc;
+            if NAN {
+                c += f;
+                cnt[j] = c;
+            }
+        }
+        T::check(&acc)
+    }
+
+    /// Prefix sums over the `l` rows from row `bs` (tile row `o`). Returns `T::check` of them.
+    #[inline(always)]
+    fn prefix<const NAN: bool>(&mut self, bs: usize, l: usize, k: T::Shift, o: usize) -> f64 {
+        let (sx, sy) = (&self.x[bs..bs + l], &self.y[bs..bs + l]);
+        let dst = &mut self.sp[o..o + l];
+        let cnt = &mut self.cp[o..o + l];
+        let mut acc = [0.0f64; W];
+        let mut c = 0.0;
+        for i in 0..l {
+            let (d, f) = T::terms::<NAN>(sx[i], sy[i], k);
+            add_to(&mut acc, &d);
+            dst[i] = acc;
+            if NAN {
+                c += f;
+                cnt[i] = c;
+            }
+        }
+        T::check(&acc)
+    }
+
+    /// `prefix` and `suffix` over G whole blocks from row `bs` (tile row `o`) in one loop: the
+    /// prefix sums of block g with shift ks[g], and its suffix sums for the windows of the block
+    /// after it (a whole block of the tile) with shift kn[g]. The 2·G chains of additions are
+    /// independent. Returns `T::check` of the blocks' sums.
+    #[inline(always)]
+    fn group<const G: usize, const NAN: bool>(&mut self, bs: usize, o: usize, ks: [T::Shift; G], kn: [T::Shift; G]) -> f64 {
+        let len = self.len;
+        let m = len - 1;
+        let mut it = self.x[bs..bs + G * len].chunks_exact(len);
+        let sx: [&[f64]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut it = self.y[bs..bs + G * len].chunks_exact(len);
+        let sy: [&[f64]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut it = self.sp[o..o + G * len].chunks_exact_mut(len);
+        let pd: [&mut [[f64; W]]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut it = self.ss[o + len..o + (G + 1) * len].chunks_exact_mut(len);
+        let sd: [&mut [[f64; W]]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut it = self.cp[o..o + G * len].chunks_exact_mut(len);
+        let pc: [&mut [f64]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut it = self.cs[o + len..o + (G + 1) * len].chunks_exact_mut(len);
+        let sc: [&mut [f64]; G] = std::array::from_fn(|_| it.next().unwrap());
+        let mut ap = [[0.0f64; W]; G];
+        let mut an = [[0.0f64; W]; G];
+        let mut fp = [0.0f64; G];
+        let mut fnx = [0.0f64; G];
+        for i in 0..m {
+            let j = m - i; // source row j, for row j − 1 of the next block
+            for g in 0..G {
+                let (d, f) = T::terms::<NAN>(sx[g][i], sy[g][i], ks[g]);
+                let (e, h) = T::terms::<NAN>(sx[g][j], sy[g][j], kn[g]);
+                add_to(&mut ap[g], &d);
+                add_to(&mut an[g], &e);
+                pd[g][i] = ap[g];
+                sd[g][j - 1] = an[g];
+                if NAN {
+                    fp[g] += f;
+                    fnx[g] += h;
+                    pc[g][i] = fp[g];
+                    sc[g][j - 1] = fnx[g];
+                }
+            }
+        }
+        let mut check = 0.0;
+        for g in 0..G {
+            let (d, f) = T::terms::<NAN>(sx[g][m], sy[g][m], ks[g]);
+            add_to(&mut ap[g], &d);
+            pd[g][m] = ap[g];
+            sd[g][m] = [0.0; W];
+            if NAN {
+                pc[g][m] = fp[g] + f;
+                sc[g][m] = 0.0;
+            }
+            check += T::check(&ap[g]);
+        }
+        check
+    }
+
+    /// `group` over blocks j.. of the tile starting at t0, whose windows use shift k: adds to
+    /// `check`, returns it and the shift of the block after the group.
+    #[inline(always)]
+    fn groups<const G: usize, const NAN: bool>(&mut self, check: f64, k: T::Shift, t0: usize, j: usize) -> (f64, T::Shift) {
+        let len = self.len;
+        let b0 = t0 / len;
+        let mut ks = [k; G];
+        let mut kn = [k; G];
+        for g in 0..G {
+            kn[g] = self.shift::<NAN>(b0 + j + g + 1);
+            if g + 1 < G {
+                ks[g + 1] = kn[g];
+            }
+        }
+        let check = check + self.group::<G, NAN>(t0 + j * len, j * len, ks, kn);
+        if self.row_shift {
+            for (g, &kg) in ks.iter().enumerate() {
+                self.ks[(j + g) * len..(j + g + 1) * len].fill(kg);
+            }
+        }
+        (check, kn[G - 1])
+    }
+
+    /// Window sums (and counts, with NAN) for the rows [t0, t1) of one tile. Without masks it
+    /// returns whether every row used was an observation: a missing value makes its block's
+    /// `T::check` NaN or infinite (a false alarm on overflow only costs the masked scan, which
+    /// gives the same values).
+    #[inline(always)]
+    fn scan<const NAN: bool>(&mut self, t0: usize, t1: usize) -> bool {
+        let len = self.len;
+        let rows = t1 - t0;
+        let b0 = t0 / len;
+        let nb = rows.div_ceil(len);
+        let mut check = 0.0;
+        let mut k = self.shift::<NAN>(b0);
+        if b0 == 0 {
+            let l = rows.min(len);
+            self.ss[..l].fill([0.0; W]);
+            self.cs[..l].fill(0.0);
+        } else {
+            check += self.suffix::<NAN>(t0 - len, k, 0, rows.min(len));
+        }
+        let whole = rows / len; // whole blocks in the tile
+        let mut j = 0;
+        while j < nb {
+            let bs = t0 + j * len;
+            if j + GROUP < whole {
+                // GROUP whole blocks, each followed by a whole block of the tile.
+                (check, k) = self.groups::<GROUP, NAN>(check, k, t0, j);
+                j += GROUP;
+                continue;
+            }
+            if j + 1 < whole {
+                (check, k) = self.groups::<1, NAN>(check, k, t0, j);
+                j += 1;
+                continue;
+            }
+            let l = (t1 - bs).min(len);
+            check += self.prefix::<NAN>(bs, l, k, j * len);
+            if self.row_shift {
+                self.ks[j * len..j * len + l].fill(k);
+            }
+            if j + 1 < nb {
+                let k1 = self.shift::<NAN>(b0 + j + 1);
+                self.suffix::<NAN>(bs, k1, (j + 1) * len, t1 - bs - len);
+                k = k1;
+            }
+            j += 1;
+        }
+        check.is_finite()
+    }
+
+    /// Re-anchor the windows that end at rows t.. of t's block (tile row i, tile [t0, t1)) at
+    /// the mean of the window that ends at t: their sums are recomputed with that shift, O(len).
+    /// Returns the end of the block (a tile row).
+    fn reanchor(&mut self, t0: usize, i: usize, t1: usize) -> usize {
+        let (x, y, len) = (self.x, self.y, self.len);
+        let t = t0 + i;
+        let start = (t + 1).saturating_sub(len);
+        let bs = t / len * len;
+        let be = bs.saturating_add(len).min(t1);
+        let k = T::window_mean(&x[start..=t], &y[start..=t]);
+        self.ss[i..be - t0].fill([0.0; W]);
+        // Suffix parts: the window that starts at row j < bs ends at row j + len − 1 ≥ t.
+        let mut acc = [0.0f64; W];
+        for j in (start..bs).rev() {
+            add_to(&mut acc, &T::terms::<true>(x[j], y[j], k).0);
+            let r = j + len - 1;
+            if r < be {
+                self.ss[r - t0] = acc;
+            }
+        }
+        // Prefix parts over the block.
+        let mut acc = [0.0f64; W];
+        for r in bs..be {
+            add_to(&mut acc, &T::terms::<true>(x[r], y[r], k).0);
+            if r >= t {
+                self.sp[r - t0] = acc;
+                if self.row_shift {
+                    self.ks[r - t0] = k;
+                }
+            }
+        }
+        be - t0
+    }
+}
+
+/// Which rows of a tile need the careful path, and that path for every row flagged: the
+/// first rows of the series (before the window is full, or row 0), the rows of flagged chunks,
+/// the rows after a re-anchoring (up to the end of the block) and the last partial chunk.
+/// `row(i)` computes tile row i carefully and returns the end of the block if it re-anchored.
+#[inline(always)]
+fn careful_rows(first: usize, rows: usize, flags: &[bool], mut row: impl FnMut(usize) -> usize) {
+    let nch = flags.len();
+    let mut redo = 0;
+    let mut i = 0;
+    while i < rows {
+        if i >= first && i >= redo {
+            let ch = (i - first) / CHUNK;
+            if ch < nch && !flags[ch] {
+                i = first + (ch + 1) * CHUNK;
+                continue;
+            }
+        }
+        redo = redo.max(row(i));
+        i += 1;
+    }
+}
+
+/// The first tile row that the branch-free pass may take: rows before the window is full (no
+/// missing values: n is then `len`) and row 0 (no previous row) are careful rows.
+fn first_fast_row<const NAN: bool>(t0: usize, len: usize, rows: usize) -> usize {
+    if t0 > 0 {
+        0
+    } else if NAN {
+        1.min(rows)
+    } else {
+        (len - 1).max(1).min(rows)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Moment statistics: sum, mean, var, std, zscore, skew, kurt
+
+/// The statistic from the window power sums s (about the shift K), n and x_t − K (zscore).
+/// The formulas of `Moments::calc`, with the divisions by n as products with 1/n.
+#[inline(always)]
+fn finish<const S: u8, const P: usize>(s: &[f64; P], c: &PerN, dt: f64) -> f64 {
+    let at = |q: usize| if q < P { s[q] } else { 0.0 };
+    let s1 = at(0);
+    match S {
+        SUM => s1,
+        MEAN => s1 / c.n,
+        _ => {
+            let a = s1 * c.inv_n; // mean − K
+            let q = at(1) - s1 * a;
+            let ssq = if q > 0.0 { q } else { 0.0 };
+            match S {
+                VAR => ssq * c.inv_dof,
+                STD => (ssq * c.inv_dof).sqrt(),
+                ZSCORE => {
+                    let sd = (ssq * c.inv_dof).sqrt();
+                    let z = (dt - a) / sd;
+                    if dt.is_finite() && sd != 0.0 {
+                        z
+                    } else {
+                        f64::NAN
+                    }
+                }
+                _ => {
+                    let b = ssq * c.inv_n; // m2
+                    let m3 = at(2) * c.inv_n - a * a * a - 3.0 * a * b;
+                    let v = if S == SKEW {
+                        c.skew_q * m3 / (b * b.sqrt())
+                    } else {
+                        let m4 = at(3) * c.inv_n - a * a * a * a - 6.0 * b * a * a - 4.0 * m3 * a;
+                        (c.kurt_a * m4 / (b * b) - c.kurt_b) * c.kurt_inv
+                    };
+                    if b > MOMENT_EPS {
+                        v
+                    } else {
+                        f64::NAN
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The statistic of a window whose n observations all equal v.
+#[inline(always)]
+fn constant_value<const S: u8>(v: f64, n: f64) -> f64 {
+    match S {
+        SUM => v * n,
+        MEAN => v,
+        VAR | STD => 0.0,
+        _ => f64::NAN, // zscore 0/0; skew and kurt have m2 = 0 ≤ 1e-14
+    }
+}
+
+/// Sum, mean, var, std, zscore, skew or kurt (S) over one series; P is the highest power.
+struct MomentBatch<'a, const P: usize> {
+    scan: Scan<'a, Powers<P>, P>,
+    ddof: f64,
+    need: f64,
+    /// Per chunk of the tile: some row needs the careful path.
+    flags: Vec<bool>,
+}
+
+impl<'a, const P: usize> MomentBatch<'a, P> {
+    fn new(x: &'a [f64], stat: Stat, w: Window, rows: usize) -> Self {
+        MomentBatch {
+            scan: Scan::new(x, x, w.len, rows, stat == Stat::ZScore),
+            ddof: w.ddof as f64,
+            need: w.min_periods.max(stat.min_obs(w.ddof)) as f64,
+            flags: Vec::new(),
+        }
+    }
+
+    /// Tile row i with every rule: the minimum count, a constant window, drift (re-anchoring).
+    /// Returns the end of the block (a tile row) if it re-anchored, else 0.
+    fn careful<const S: u8, const NAN: bool>(&mut self, run: &mut RunScan, t0: usize, i: usize, out: &mut [f64]) -> usize {
+        let sc = &mut self.scan;
+        let (x, len) = (sc.x, sc.len);
+        let t = t0 + i;
+        let n = if NAN { sc.cs[i] + sc.cp[i] } else { (t + 1).min(len) as f64 };
+        if n < self.need {
+            out[i] = f64::NAN;
+            return 0;
+        }
+        let (constant, v) = run.constant(x, x, (t + 1).saturating_sub(len), t);
+        if constant {
+            out[i] = constant_value::<S>(v, n);
+            return 0;
+        }
+        let s = sc.sums(i);
+        let mut redo = 0;
+        if P >= 2 && n >= 2.0 && drifted(s[0], s[1.min(P - 1)], n) {
+            redo = sc.reanchor(t0, i, t0 + out.len());
+        }
+        let dt = if S == ZSCORE { x[t] - sc.ks[i] } else { 0.0 };
+        out[i] = finish::<S, P>(&sc.sums(i), &PerN::new(n, self.ddof), dt);
+        redo
+    }
+
+    /// The statistic for the rows of one tile (starting at row t0) from the window sums: a
+    /// branch-free pass over chunks of CHUNK rows, then the careful rows.
+    #[inline(always)]
+    fn calc<const S: u8, const NAN: bool>(&mut self, t0: usize, out: &mut [f64]) {
+        let sc = &self.scan;
+        let (x, len) = (sc.x, sc.len);
+        let rows = out.len();
+        let first = first_fast_row::<NAN>(t0, len, rows);
+        let fixed = PerN::new(len as f64, self.ddof);
+        self.flags.clear();
+        for a in (first..rows + 1 - CHUNK.min(rows + 1)).step_by(CHUNK) {
+            let r = a..a + CHUNK;
+            // The next tile's rows, at the same pace: its scan then finds them in the cache.
+            prefetch(x, t0 + rows + a);
+            prefetch(x, t0 + rows + a + CHUNK / 2);
+            let flag = moment_chunk::<S, P, NAN>(
+                (&mut out[r.clone()]).try_into().unwrap(),
+                sc.ss[r.clone()].try_into().unwrap(),
+                sc.sp[r.clone()].try_into().unwrap(),
+                if NAN { sc.cs[r.clone()].try_into().unwrap() } else { &ZEROS },
+                if NAN { sc.cp[r.clone()].try_into().unwrap() } else { &ZEROS },
+                if S == ZSCORE { sc.ks[r.clone()].try_into().unwrap() } else { &ZEROS },
+                x[t0 + a - 1..t0 + a + CHUNK].try_into().unwrap(),
+                &fixed,
+                self.need,
+                self.ddof,
+                len == 1,
+            );
+            self.flags.push(flag);
+        }
+        let mut run = RunScan::new((t0 + 1).saturating_sub(len));
+        let flags = std::mem::take(&mut self.flags);
+        careful_rows(first, rows, &flags, |i| self.careful::<S, NAN>(&mut run, t0, i, out));
+        self.flags = flags;
+    }
+
+    /// Rows [r0, r0 + out.len()) of the statistic; r0 is a multiple of `tile`.
+    #[inline(always)]
+    fn run<const S: u8>(&mut self, r0: usize, out: &mut [f64], tile: usize) {
+        let mut t0 = r0;
+        for o in out.chunks_mut(tile) {
+            let t1 = t0 + o.len();
+            if self.scan.scan::<false>(t0, t1) {
+                self.calc::<S, false>(t0, o);
+            } else {
+                self.scan.scan::<true>(t0, t1);
+                self.calc::<S, true>(t0, o);
+            }
+            t0 = t1;
+        }
+    }
+}
+
+/// The statistic for one chunk of rows, branch-free (it vectorises): n is `fixed.n` or, in a
+/// tile with missing values, the count. Returns whether a row needs the careful path: its
+/// window may be constant (its last two rows are equal or not both observed) or has drifted.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn moment_chunk<const S: u8, const P: usize, const NAN: bool>(
+    out: &mut [f64; CHUNK],
+    ss: &[[f64; P]; CHUNK],
+    sp: &[[f64; P]; CHUNK],
+    cs: &[f64; CHUNK],
+    cp: &[f64; CHUNK],
+    ks: &[f64; CHUNK],
+    xw: &[f64; CHUNK + 1],
+    fixed: &PerN,
+    need: f64,
+    ddof: f64,
+    len1: bool,
+) -> bool {
+    let mut flag = false;
+    for j in 0..CHUNK {
+        let n = if NAN { cs[j] + cp[j] } else { fixed.n };
+        let c = if NAN { PerN::new(n, ddof) } else { *fixed };
+        let mut s = ss[j];
+        add_to(&mut s, &sp[j]);
+        let (xp, xt) = (xw[j], xw[j + 1]);
+        let v = finish::<S, P>(&s, &c, xt - ks[j]);
+        let ok = n >= need;
+        out[j] = if ok { v } else { f64::NAN };
+        let maybe_constant = if NAN { !(xt.is_finite() & xp.is_finite() & (xt != xp)) | (n <= 1.0) } else { (xt == xp) | len1 };
+        let drift = P >= 2 && drifted(s[0], s[1.min(P - 1)], n);
+        flag |= ok & (maybe_constant | drift);
+    }
+    flag
+}
+
+// ------------------------------------------------------------------------------------------
+// Correlation and covariance
+
+/// cov (CORR = false) or corr from the window sums of a pair, with exact zeros for a constant
+/// side: the formulas of `CoMoments::centred` and `CoMoments::calc`.
+#[inline(always)]
+fn pair_finish<const CORR: bool>(s: &[f64; 5], c: &PerN, const_x: bool, const_y: bool) -> f64 {
+    let (ax, ay) = (s[0] * c.inv_n, s[1] * c.inv_n);
+    let (qx, qy) = (s[2] - s[0] * ax, s[3] - s[1] * ay);
+    let cxx = if !const_x && qx > 0.0 { qx } else { 0.0 };
+    let cyy = if !const_y && qy > 0.0 { qy } else { 0.0 };
+    let cxy = if const_x || const_y { 0.0 } else { s[4] - s[0] * ay };
+    if CORR {
+        let r = (cxy / (cxx.sqrt() * cyy.sqrt())).clamp(-1.0, 1.0);
+        if cxx > 0.0 && cyy > 0.0 {
+            r
+        } else {
+            f64::NAN
+        }
+    } else {
+        cxy * c.inv_dof
+    }
+}
+
+/// corr or cov of two series.
+struct PairBatch<'a> {
+    scan: Scan<'a, PairTerms, 5>,
+    ddof: f64,
+    need: f64,
+    flags: Vec<bool>,
+}
+
+impl<'a> PairBatch<'a> {
+    fn new(x: &'a [f64], y: &'a [f64], stat: PairStat, w: Window, rows: usize) -> Self {
+        PairBatch {
+            scan: Scan::new(x, y, w.len, rows, false),
+            ddof: w.ddof as f64,
+            need: w.min_periods.max(stat.min_obs(w.ddof)) as f64,
+            flags: Vec::new(),
+        }
+    }
+
+    /// As `MomentBatch::careful`, with a run and a drift rule per side.
+    fn careful<const CORR: bool, const NAN: bool>(&mut self, runs: &mut [RunScan; 2], t0: usize, i: usize, out: &mut [f64]) -> usize {
+        let sc = &mut self.scan;
+        let (x, y, len) = (sc.x, sc.y, sc.len);
+        let t = t0 + i;
+        let n = if NAN { sc.cs[i] + sc.cp[i] } else { (t + 1).min(len) as f64 };
+        if n < self.need {
+            out[i] = f64::NAN;
+            return 0;
+        }
+        let start = (t + 1).saturating_sub(len);
+        let const_x = runs[0].constant(x, y, start, t).0;
+        let const_y = runs[1].constant(y, x, start, t).0;
+        let s = sc.sums(i);
+        let mut redo = 0;
+        if n >= 2.0 && ((!const_x && drifted(s[0], s[2], n)) || (!const_y && drifted(s[1], s[3], n))) {
+            redo = sc.reanchor(t0, i, t0 + out.len());
+        }
+        out[i] = pair_finish::<CORR>(&sc.sums(i), &PerN::new(n, self.ddof), const_x, const_y);
+        redo
+    }
+
+    #[inline(always)]
+    fn calc<const CORR: bool, const NAN: bool>(&mut self, t0: usize, out: &mut [f64]) {
+        let sc = &self.scan;
+        let (x, y, len) = (sc.x, sc.y, sc.len);
+        let rows = out.len();
+        let first = first_fast_row::<NAN>(t0, len, rows);
+        let fixed = PerN::new(len as f64, self.ddof);
+        self.flags.clear();
+        for a in (first..rows + 1 - CHUNK.min(rows + 1)).step_by(CHUNK) {
+            let r = a..a + CHUNK;
+            prefetch(x, t0 + rows + a);
+            prefetch(y, t0 + rows + a);
+            let xw: &[f64; CHUNK + 1] = x[t0 + a - 1..t0 + a + CHUNK].try_into().unwrap();
+            let yw: &[f64; CHUNK + 1] = y[t0 + a - 1..t0 + a + CHUNK].try_into().unwrap();
+            let ss: &[[f64; 5]; CHUNK] = sc.ss[r.clone()].try_into().unwrap();
+            let sp: &[[f64; 5]; CHUNK] = sc.sp[r.clone()].try_into().unwrap();
+            let cs: &[f64; CHUNK] = if NAN { sc.cs[r.clone()].try_into().unwrap() } else { &ZEROS };
+            let cp: &[f64; CHUNK] = if NAN { sc.cp[r.clone()].try_into().unwrap() } else { &ZEROS };
+            let o: &mut [f64; CHUNK] = (&mut out[r]).try_into().unwrap();
+            let mut flag = false;
+            for j in 0..CHUNK {
+                let n = if NAN { cs[j] + cp[j] } else { fixed.n };
+                let c = if NAN { PerN::new(n, self.ddof) } else { fixed };
+                let mut s = ss[j];
+                add_to(&mut s, &sp[j]);
+                let ok = n >= self.need;
+                let v = pair_finish::<CORR>(&s, &c, false, false);
+                o[j] = if ok { v } else { f64::NAN };
+                let (xp, xt, yp, yt) = (xw[j], xw[j + 1], yw[j], yw[j + 1]);
+                let maybe_constant = if NAN {
+                    let both = xt.is_finite() & yt.is_finite() & xp.is_finite() & yp.is_finite();
+                    !(both & (xt != xp) & (yt != yp)) | (n <= 1.0)
+                } else {
+                    (xt == xp) | (yt == yp) | (len == 1)
+                };
+                let drift = drifted(s[0], s[2], n) | drifted(s[1], s[3], n);
+                flag |= ok & (maybe_constant | drift);
+            }
+            self.flags.push(flag);
+        }
+        let mut runs = [RunScan::new((t0 + 1).saturating_sub(len)), RunScan::new((t0 + 1).saturating_sub(len))];
+        let flags = std::mem::take(&mut self.flags);
+        careful_rows(first, rows, &flags, |i| self.careful::<CORR, NAN>(&mut runs, t0, i, out));
+        self.flags = flags;
+    }
+
+    #[inline(always)]
+    fn run<const CORR: bool>(&mut self, r0: usize, out: &mut [f64], tile: usize) {
+        let mut t0 = r0;
+        for o in out.chunks_mut(tile) {
+            let t1 = t0 + o.len();
+            if self.scan.scan::<false>(t0, t1) {
+                self.calc::<CORR, false>(t0, o);
+            } else {
+                self.scan.scan::<true>(t0, t1);
+                self.calc::<CORR, true>(t0, o);
+            }
+            t0 = t1;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Min and max
+
+/// Min (MAX = false) or max over one series: the extreme of the window is that of a suffix of
+/// the previous block and a prefix of the row's block.
+struct ExtremeBatch<'a, const MAX: bool> {
+    x: &'a [f64],
+    len: usize,
+    need: f64,
+    /// The extreme of the window's part in the previous block (suffix) and in the row's block
+    /// (prefix), per tile row.
+    ms: Vec<f64>,
+    mp: Vec<f64>,
+    cs: Vec<f64>,
+    cp: Vec<f64>,
+}
+
+impl<'a, const MAX: bool> ExtremeBatch<'a, MAX> {
+    const NONE: f64 = if MAX { f64::NEG_INFINITY } else { f64::INFINITY };
+
+    fn new(x: &'a [f64], w: Window, rows: usize) -> Self {
+        let v = || vec![0.0; rows];
+        ExtremeBatch { x, len: w.len, need: w.min_periods as f64, ms: v(), mp: v(), cs: v(), cp: v() }
+    }
+
+    /// Whether a is strictly beyond b (greater for max).
+    #[inline(always)]
+    fn beyond(a: f64, b: f64) -> bool {
+        if MAX {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    #[inline(always)]
+    fn masked<const NAN: bool>(v: f64) -> (f64, f64) {
+        if NAN {
+            let f = v.is_finite();
+            (if f { v } else { Self::NONE }, if f { 1.0 } else { 0.0 })
+        } else {
+            (v, 1.0)
+        }
+    }
+
+    /// As `Scan::suffix`. On ties the later row wins, as in the streaming deque.
+    #[inline(always)]
+    fn suffix<const NAN: bool>(&mut self, src: usize, o: usize, lp: usize) {
+        let len = self.len;
+        let src = &self.x[src..src + len];
+        let split = lp.min(len - 1);
+        if lp >= len {
+            self.ms[o + len - 1] = Self::NONE;
+            self.cs[o + len - 1] = 0.0;
+        }
+        let mut acc = Self::NONE;
+        let mut c = 0.0;
+        for &v in src[split + 1..].iter().rev() {
+            let (u, f) = Self::masked::<NAN>(v);
+            acc = if Self::beyond(u, acc) { u } else { acc };
+            c += f;
+        }
+        let src = &src[1..split + 1];
+        let cnt = &mut self.cs[o..o + split];
+        let dst = &mut self.ms[o..o + split];
+        for j in (0..split).rev() {
+            let (u, f) = Self::masked::<NAN>(src[j]);
+            acc = if Self::beyond(u, acc) { u } else { acc };
+            dst[j] = acc;
+            if NAN {
+                c += f;
+                cnt[j] = c;
+            }
+        }
+    }
+
+    /// As `Scan::prefix`; ties again go to the later row.
+    #[inline(always)]
+    fn prefix<const NAN: bool>(&mut self, bs: usize, l: usize, o: usize) {
+        let src = &self.x[bs..bs + l];
+        let cnt = &mut self.cp[o..o + l];
+        let dst = &mut self.mp[o..o + l];
+        let mut acc = Self::NONE;
+        let mut c = 0.0;
+        for i in 0..l {
+            let (u, f) = Self::masked::<NAN>(src[i]);
+            acc = if Self::beyond(acc, u) { acc } else { u };
+            dst[i] = acc;
+            if NAN {
+                c += f;
+                cnt[i] = c;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn scan<const NAN: bool>(&mut self, t0: usize, t1: usize) {
+        let len = self.len;
+        let rows = t1 - t0;
+        let nb = rows.div_ceil(len);
+        if t0 == 0 {
+            let l = rows.min(len);
+            self.ms[..l].fill(Self::NONE);
+            self.cs[..l].fill(0.0);
+        } else {
+            self.suffix::<NAN>(t0 - len, 0, rows.min(len));
+        }
+        for j in 0..nb {
+            let bs = t0 + j * len;
+            let l = (t1 - bs).min(len);
+            self.prefix::<NAN>(bs, l, j * len);
+            if j + 1 < nb {
+                self.suffix::<NAN>(bs, (j + 1) * len, (t1 - bs - len).min(len));
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run(&mut self, r0: usize, out: &mut [f64], tile: usize) {
+        let len = self.len;
+        let mut t0 = r0;
+        for o in out.chunks_mut(tile) {
+            let rows = o.len();
+            let t1 = t0 + rows;
+            let nan = !all_finite(&self.x[t0.saturating_sub(len)..t1]);
+            if nan {
+                self.scan::<true>(t0, t1);
+            } else {
+                self.scan::<false>(t0, t1);
+            }
+            for (a, oc) in o.chunks_mut(CHUNK).enumerate() {
+                let a = a * CHUNK;
+                prefetch(self.x, t1 + a);
+                prefetch(self.x, t1 + a + CHUNK / 2);
+                for (j, y) in oc.iter_mut().enumerate() {
+                    let i = a + j;
+                    let (s, p) = (self.ms[i], self.mp[i]);
+                    let m = if Self::beyond(s, p) { s } else { p };
+                    let n = if nan { self.cs[i] + self.cp[i] } else { (t0 + i + 1).min(len) as f64 };
+                    *y = if n >= self.need { m } else { f64::NAN };
+                }
+            }
+            t0 = t1;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Entry points
+
+/// Rows [r0, r0 + out.len()) of the rolling statistic of `x` into `out`, tile by tile; r0 is
+/// a multiple of `tile`, which is a multiple of the window. Expects a checked window.
+///
+/// With `simd` and a CPU that has AVX2 (checked at run time; the build itself targets the
+/// baseline ISA), this runs a copy of the same code compiled for AVX2, which doubles the
+/// throughput of the divisions and square roots. The values are the same bits: every
+/// operation is a correctly rounded IEEE operation in the same order (FMA is not enabled,
+/// and Rust never contracts a·b + c on its own).
+fn batch_range(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &mut [f64], simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if simd && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { batch_range_avx2(x, stat, w, tile, r0, out) };
+    }
+    let _ = simd;
+    batch_range_impl(x, stat, w, tile, r0, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn batch_range_avx2(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &mut [f64]) {
+    batch_range_impl(x, stat, w, tile, r0, out)
+}
+
+#[inline(always)]
+fn batch_range_impl(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &mut [f64]) {
+    let rows = out.len().min(tile);
+    match stat {
+        Stat::Min => ExtremeBatch::<false>::new(x, w, rows).run(r0, out, tile),
+        Stat::Max => ExtremeBatch::<true>::new(x, w, rows).run(r0, out, tile),
+        Stat::Sum => MomentBatch::<1>::new(x, stat, w, rows).run::<SUM>(r0, out, tile),
+        Stat::Mean => MomentBatch::<1>::new(x, stat, w, rows).run::<MEAN>(r0, out, tile),
+        Stat::Var => MomentBatch::<2>::new(x, stat, w, rows).run::<VAR>(r0, out, tile),
+        Stat::Std => MomentBatch::<2>::new(x, stat, w, rows).run::<STD>(r0, out, tile),
+        Stat::ZScore => MomentBatch::<2>::new(x, stat, w, rows).run::<ZSCORE>(r0, out, tile),
+        Stat::Skew => MomentBatch::<3>::new(x, stat, w, rows).run::<SKEW>(r0, out, tile),
+        Stat::Kurt => MomentBatch::<4>::new(x, stat, w, rows).run::<KURT>(r0, out, tile),
+    }
+}
+
+/// As `batch_range` for corr/cov of `x` and `y` (equal lengths).
+fn pair_range(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out: &mut [f64], simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if simd && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { pair_range_avx2(x, y, stat, w, tile, out) };
+    }
+    let _ = simd;
+    pair_range_impl(x, y, stat, w, tile, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pair_range_avx2(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out: &mut [f64]) {
+    pair_range_impl(x, y, stat, w, tile, out)
+}
+
+#[inline(always)]
+fn pair_range_impl(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out: &mut [f64]) {
+    let mut b = PairBatch::new(x, y, stat, w, out.len().min(tile));
+    match stat {
+        PairStat::Corr => b.run::<true>(0, out, tile),
+        PairStat::Cov => b.run::<false>(0, out, tile),
+    }
+}
+
+/// `rolling` with tiles of `tile` rows (rounded to whole blocks; the values do not depend on
+/// it, and tests use small tiles to cross many tile boundaries), or the default tiles. Without
+/// `simd`, the baseline code even on a CPU with AVX2 (tests compare the two).
+pub(crate) fn rolling_tiled(x: &[f64], stat: Stat, w: Window, tile: Option<usize>, simd: bool) -> Result<Vec<f64>, DataError> {
+    w.check(stat)?;
+    let mut out = vec![0.0; x.len()];
+    let tile = tile.map_or(default_tile(w.len), |t| tile_rows(w.len, t));
+    batch_range(x, stat, w, tile, 0, &mut out, simd);
+    Ok(out)
+}
+
+/// `rolling_pair` with tiles of `tile` rows or the default ones, as `rolling_tiled`.
+pub(crate) fn rolling_pair_tiled(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: Option<usize>, simd: bool) -> Result<Vec<f64>, DataError> {
+    check_lengths(x, y)?;
+    w.check_pair(stat)?;
+    let mut out = vec![0.0; x.len()];
+    let tile = tile.map_or(default_tile(w.len), |t| tile_rows(w.len, t));
+    pair_range(x, y, stat, w, tile, &mut out, simd);
+    Ok(out)
 }
 
 /// The rolling statistic of `x` (one output per row, NaN where undefined).
 pub fn rolling(x: &[f64], stat: Stat, w: Window) -> Result<Vec<f64>, DataError> {
-    Ok(run_stream(x, RollingStream::new(stat, w)?))
+    rolling_tiled(x, stat, w, None, true)
 }
 
-/// `rolling` for many series at once, one rayon task per series. The series are independent,
-/// so the result does not depend on the number of threads.
+/// `rolling` into `out`, which must be as long as `x` (no allocation of the result: writing
+/// into memory that is already mapped also avoids the page faults of a fresh result).
+pub fn rolling_into(x: &[f64], stat: Stat, w: Window, out: &mut [f64]) -> Result<(), DataError> {
+    w.check(stat)?;
+    check_lengths(x, out)?;
+    batch_range(x, stat, w, default_tile(w.len), 0, out, true);
+    Ok(())
+}
+
+/// `rolling` for many series at once. Long series are cut into time blocks of about 65 536
+/// rows (whole tiles) and the blocks of all series run as independent rayon tasks; each block
+/// reads the rows before it that its first windows need. The cut does not depend on the
+/// number of threads and the values do not depend on the cut, so the result is `rolling`'s,
+/// bit for bit, at any thread count.
 pub fn rolling_many<S: AsRef<[f64]> + Sync>(xs: &[S], stat: Stat, w: Window) -> Result<Vec<Vec<f64>>, DataError> {
-    let proto = RollingStream::new(stat, w)?;
-    Ok(xs.par_iter().map(|x| run_stream(x.as_ref(), proto.clone())).collect())
+    rolling_many_tasks(xs, stat, w, TASK_TARGET)
+}
+
+/// `rolling_many` with time blocks of about `task_target` rows (tests use small ones).
+pub(crate) fn rolling_many_tasks<S: AsRef<[f64]> + Sync>(xs: &[S], stat: Stat, w: Window, task_target: usize) -> Result<Vec<Vec<f64>>, DataError> {
+    w.check(stat)?;
+    let tile = default_tile(w.len);
+    let task = tile.saturating_mul((task_target / tile).max(1));
+    let mut outs: Vec<Vec<f64>> = xs.iter().map(|x| vec![0.0; x.as_ref().len()]).collect();
+    let jobs: Vec<(usize, usize, &mut [f64])> = outs
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, o)| o.chunks_mut(task).enumerate().map(move |(j, c)| (i, j * task, c)))
+        .collect();
+    jobs.into_par_iter().for_each(|(i, r0, out)| batch_range(xs[i].as_ref(), stat, w, tile, r0, out, true));
+    Ok(outs)
 }
 
 /// Naive reference for `rolling`: every window recomputed from scratch with the two-pass
@@ -835,9 +2038,7 @@ fn check_lengths(x: &[f64], y: &[f64]) -> Result<(), DataError> {
 
 /// Rolling covariance or correlation of `x` and `y` (equal lengths, rows aligned).
 pub fn rolling_pair(x: &[f64], y: &[f64], stat: PairStat, w: Window) -> Result<Vec<f64>, DataError> {
-    check_lengths(x, y)?;
-    let mut s = PairStream::new(stat, w)?;
-    Ok(x.iter().zip(y).map(|(&a, &b)| s.update(a, b)).collect())
+    rolling_pair_tiled(x, y, stat, w, None, true)
 }
 
 /// Rolling Pearson correlation (pandas `x.rolling(len).corr(y)`).
@@ -1170,14 +2371,23 @@ pub(crate) mod tests {
         Ok(())
     }
 
+    /// Batch and stream each within `compare`'s tolerances of the reference (they are no
+    /// longer the same bits: the batch sums blocks, the stream adds and removes). The batch
+    /// values do not depend on the tiling (tiles of one block and of three blocks give the
+    /// same bits as the default) nor on the AVX2 copy of the code (the baseline code gives
+    /// the same bits).
     fn check_all(x: &[f64], stat: Stat, w: Window) -> Result<Vec<f64>, String> {
         let fast = rolling(x, stat, w).map_err(|e| e.to_string())?;
         let mut s = RollingStream::new(stat, w).unwrap();
         let streamed: Vec<f64> = x.iter().map(|&v| s.update(v)).collect();
-        if !same_bits(&fast, &streamed) {
-            return Err(format!("{stat}: batch and stream differ ({w:?})"));
+        let reference = rolling_reference(x, stat, w);
+        compare(x, stat, w, &fast, &reference).map_err(|e| format!("batch: {e}"))?;
+        compare(x, stat, w, &streamed, &reference).map_err(|e| format!("stream: {e}"))?;
+        for (tile, simd) in [(Some(1), true), (Some(3 * w.len.min(1 << 20)), true), (None, false), (Some(1), false)] {
+            if !same_bits(&fast, &rolling_tiled(x, stat, w, tile, simd).unwrap()) {
+                return Err(format!("{stat}: tiles of {tile:?} rows (simd {simd}) change the values ({w:?})"));
+            }
         }
-        compare(x, stat, w, &fast, &rolling_reference(x, stat, w))?;
         Ok(fast)
     }
 
@@ -1218,25 +2428,31 @@ pub(crate) mod tests {
             let fast = rolling_pair(&x, &y, stat, w).unwrap();
             let mut s = PairStream::new(stat, w).unwrap();
             let streamed: Vec<f64> = x.iter().zip(&y).map(|(&a, &b)| s.update(a, b)).collect();
-            prop_assert!(same_bits(&fast, &streamed));
+            // The batch values depend neither on the tiling nor on the AVX2 copy of the code.
+            for (tile, simd) in [(Some(1), true), (Some(3 * len), true), (Some(1), false), (None, false)] {
+                prop_assert!(same_bits(&fast, &rolling_pair_tiled(&x, &y, stat, w, tile, simd).unwrap()), "tile {:?} simd {}", tile, simd);
+            }
             let r = rolling_pair_reference(&x, &y, stat, w);
-            for t in 0..n {
-                let (a, b) = (fast[t], r[t]);
-                prop_assert_eq!(a.is_nan(), b.is_nan(), "row {}: {} vs {}", t, a, b);
-                if a.is_nan() { continue; }
-                // corr: 1e-12 absolute. cov: 1e-12 of σx·σy (the scale of a covariance).
-                let tol = match stat {
-                    PairStat::Corr => 1e-12,
-                    PairStat::Cov => {
-                        let idx: Vec<usize> = ((t + 1).saturating_sub(len)..=t).filter(|&i| x[i].is_finite() && y[i].is_finite()).collect();
-                        let sd = |v: &dyn Fn(usize) -> f64| {
-                            let m = idx.iter().map(|&i| v(i)).sum::<f64>() / idx.len() as f64;
-                            (idx.iter().map(|&i| (v(i) - m).powi(2)).sum::<f64>() / idx.len() as f64).sqrt()
-                        };
-                        1e-12 * sd(&|i| x[i]) * sd(&|i| y[i])
-                    }
-                };
-                prop_assert!((a - b).abs() <= tol, "row {}: {} vs {} (tol {})", t, a, b, tol);
+            // Batch and stream (no longer the same bits) each within the tolerance of the
+            // reference: corr 1e-12 absolute; cov 1e-12 of σx·σy (the scale of a covariance).
+            for (name, got) in [("batch", &fast), ("stream", &streamed)] {
+                for t in 0..n {
+                    let (a, b) = (got[t], r[t]);
+                    prop_assert_eq!(a.is_nan(), b.is_nan(), "{} row {}: {} vs {}", name, t, a, b);
+                    if a.is_nan() { continue; }
+                    let tol = match stat {
+                        PairStat::Corr => 1e-12,
+                        PairStat::Cov => {
+                            let idx: Vec<usize> = ((t + 1).saturating_sub(len)..=t).filter(|&i| x[i].is_finite() && y[i].is_finite()).collect();
+                            let sd = |v: &dyn Fn(usize) -> f64| {
+                                let m = idx.iter().map(|&i| v(i)).sum::<f64>() / idx.len() as f64;
+                                (idx.iter().map(|&i| (v(i) - m).powi(2)).sum::<f64>() / idx.len() as f64).sqrt()
+                            };
+                            1e-12 * sd(&|i| x[i]) * sd(&|i| y[i])
+                        }
+                    };
+                    prop_assert!((a - b).abs() <= tol, "{} row {}: {} vs {} (tol {})", name, t, a, b, tol);
+                }
             }
         }
 
@@ -1536,6 +2752,72 @@ pub(crate) mod tests {
         }
         let slices: Vec<&[f64]> = xs.iter().map(|x| x.as_slice()).collect();
         assert_eq!(rolling_many(&slices, Stat::Mean, Window::new(3)).unwrap().len(), 37);
+    }
+
+    #[test]
+    fn long_series_across_tiles() {
+        // Series of several tiles (and of many tiles of one block for long windows), with and
+        // without missing values, against the reference on every row. check_all also compares
+        // tiles of one and three blocks, and the baseline code with the AVX2 copy.
+        for (si, stat) in Stat::ALL.into_iter().enumerate() {
+            for (li, len) in [1usize, 2, 7, 20, 333, 2048, 2500].into_iter().enumerate() {
+                if len < stat.min_obs(0) {
+                    continue;
+                }
+                let kind = ((si + li) % 5) as u8;
+                let nan_p = if li % 2 == 0 { 0.0 } else { 0.01 };
+                let x = series(kind, 6000, (si * 10 + li) as u64, nan_p);
+                let w = Window::new(len).with_min_periods(len.div_ceil(2)).with_ddof(usize::from(len > 1));
+                check_all(&x, stat, w).unwrap_or_else(|e| panic!("kind {kind}: {e}"));
+            }
+        }
+        for (kx, ky, len) in [(0u8, 2u8, 30usize), (1, 1, 20), (4, 0, 333), (3, 3, 7)] {
+            let x = series(kx, 8000, 7 + kx as u64, 0.01);
+            let y = series(ky, 8000, 70 + ky as u64, 0.01);
+            let w = Window::new(len).with_min_periods(len / 2 + 1);
+            for stat in [PairStat::Corr, PairStat::Cov] {
+                let fast = rolling_pair(&x, &y, stat, w).unwrap();
+                let r = rolling_pair_reference(&x, &y, stat, w);
+                for t in 0..x.len() {
+                    assert_eq!(fast[t].is_nan(), r[t].is_nan(), "{kx}/{ky} {} row {t}", stat.name());
+                    if r[t].is_nan() {
+                        continue;
+                    }
+                    let tol = if stat == PairStat::Corr {
+                        1e-12
+                    } else {
+                        let sd = |v: &[f64]| {
+                            let o: Vec<f64> = ((t + 1).saturating_sub(len)..=t).filter(|&i| x[i].is_finite() && y[i].is_finite()).map(|i| v[i]).collect();
+                            let m = o.iter().sum::<f64>() / o.len() as f64;
+                            (o.iter().map(|u| (u - m).powi(2)).sum::<f64>() / o.len() as f64).sqrt()
+                        };
+                        1e-12 * sd(&x) * sd(&y)
+                    };
+                    assert!((fast[t] - r[t]).abs() <= tol, "{} row {t}: {} vs {}", stat.name(), fast[t], r[t]);
+                }
+                assert!(same_bits(&fast, &rolling_pair_tiled(&x, &y, stat, w, Some(1), false).unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn rolling_many_splits_long_series_deterministically() {
+        // Long series cut into time blocks (of about 1, 3 and the default number of tiles) at
+        // 1 and 2 threads: always `rolling`'s bits.
+        let xs: Vec<Vec<f64>> = (0..3).map(|i| series(i as u8 + 1, 150_000 + 977 * i, 40 + i as u64, 0.002)).collect();
+        for stat in [Stat::Mean, Stat::Std, Stat::Kurt, Stat::ZScore, Stat::Max] {
+            let w = Window::new(30).with_min_periods(10);
+            let single: Vec<Vec<f64>> = xs.iter().map(|x| rolling(x, stat, w).unwrap()).collect();
+            for task in [1, 3 * TILE_TARGET, TASK_TARGET] {
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let many = pool.install(|| rolling_many_tasks(&xs, stat, w, task).unwrap());
+                    for (a, b) in many.iter().zip(&single) {
+                        assert!(same_bits(a, b), "{stat}: task {task}, {threads} threads");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

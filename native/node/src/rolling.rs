@@ -2,9 +2,11 @@
 //! warm-up lengths, a parallel batch over many series, and the streaming classes.
 //!
 //! Sync calls read their input in place (a `Float64Array` view, no copy) and hand the result
-//! `Vec` to V8 without a copy. `rollingMany` copies its inputs into Rust `Vec`s on the JS thread
-//! and runs on the pool, off the JS thread. Statistic names are checked here and name the value
-//! they reject.
+//! `Vec` to V8 without a copy. `rollingMany` runs on the pool, off the JS thread, and also reads
+//! its inputs in place: the task holds the `Float64Array`s (references that keep them alive)
+//! and takes slices of them on the worker. The caller must therefore not write to, transfer or
+//! detach those arrays until the Promise settles. Statistic names are checked here and name
+//! the value they reject.
 
 use crate::{data_err, guard, pool};
 use napi::bindgen_prelude::*;
@@ -113,7 +115,8 @@ pub fn rolling_warmup(stat: String, window: f64, min_periods: Option<f64>, ddof:
 }
 
 pub struct RollingManyTask {
-    xs: Vec<Vec<f64>>,
+    /// The caller's arrays, read in place on the worker (not copied on the JS thread).
+    xs: Vec<Float64Array>,
     stat: Stat,
     w: Window,
 }
@@ -122,17 +125,19 @@ impl Task for RollingManyTask {
     type Output = Vec<Vec<f64>>;
     type JsValue = Vec<Float64Array>;
     fn compute(&mut self) -> Result<Self::Output> {
-        let xs = std::mem::take(&mut self.xs);
+        let views: Vec<&[f64]> = self.xs.iter().map(|x| &x[..]).collect();
         let (s, w) = (self.stat, self.w);
-        guard("rollingMany", || pool::install(|| rolling::rolling_many(&xs, s, w))?.map_err(data_err))
+        guard("rollingMany", || pool::install(|| rolling::rolling_many(&views, s, w))?.map_err(data_err))
     }
     fn resolve(&mut self, _env: Env, out: Self::Output) -> Result<Self::JsValue> {
         Ok(out.into_iter().map(Float64Array::new).collect())
     }
 }
 
-/// `rollingStat` over many series, one pool task per series, off the JS thread. The inputs are
-/// copied before the task starts; the result does not depend on the thread count.
+/// `rollingStat` over many series on the pool, off the JS thread. Long series are split into
+/// time blocks, so one series also uses every thread; the result does not depend on the thread
+/// count. The inputs are read in place, not copied: do not write to, transfer or detach them
+/// until the Promise settles.
 #[napi(ts_return_type = "Promise<Array<Float64Array>>")]
 pub fn rolling_many(
     xs: Vec<Float64Array>,
@@ -144,10 +149,11 @@ pub fn rolling_many(
     let s = stat_arg(&stat)?;
     let w = window_arg(window, min_periods, ddof)?;
     w.check(s).map_err(data_err)?; // fail before the task starts
-    Ok(AsyncTask::new(RollingManyTask { xs: xs.iter().map(|x| x.to_vec()).collect(), stat: s, w }))
+    Ok(AsyncTask::new(RollingManyTask { xs, stat: s, w }))
 }
 
-/// A rolling statistic fed one bar at a time; gives the same values as `rollingStat`.
+/// A rolling statistic fed one bar at a time; gives `rollingStat`'s values within the tolerances
+/// of docs/rolling.md (not bit for bit: the batch sums blocks, the stream adds and removes).
 #[napi]
 pub struct RollingStream {
     inner: rolling::RollingStream,

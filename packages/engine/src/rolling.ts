@@ -1,8 +1,10 @@
 // Rolling window statistics with pandas semantics (SPEC B3): sum, mean, var, std, skew, kurt, min,
 // max and z-score over a window of rows; rolling corr/cov of two series; EWM mean and std
-// (adjust=False). Each has a batch function and a streaming class fed one bar at a time (both
-// give the same values bit for bit) and a warm-up length. Missing values (NaN, ±Infinity) are
-// skipped; an output is NaN while its window holds fewer than `minPeriods` observations.
+// (adjust=False). Each has a batch function and a streaming class fed one bar at a time, and a
+// warm-up length. The EWM stream gives the batch values bit for bit; the rolling stream gives
+// them within the tolerances of docs/rolling.md (the batch sums blocks of rows, the stream adds
+// and removes one value at a time). Missing values (NaN, ±Infinity) are skipped; an output is
+// NaN while its window holds fewer than `minPeriods` observations.
 // Formulas, NaN rules and accuracy: docs/rolling.md.
 import { raw, type Raw } from './raw.js';
 import { callAsync, callSync } from './errors.js';
@@ -112,7 +114,13 @@ export function rolling(x: RollingInput, stat: RollingStat, window: number, opti
   return callSync(() => raw.rollingStat(xs, s, w.window, w.minPeriods, w.ddof));
 }
 
-/** `rolling` over many series in parallel on the kernels' thread pool, off the JS thread. The result does not depend on the thread count. */
+/**
+ * `rolling` over many series in parallel on the kernels' thread pool, off the JS thread; long
+ * series are split into time blocks, so one series also uses every thread. The result is
+ * `rolling`'s, bit for bit, whatever the thread count. `Float64Array` inputs are read in place,
+ * not copied: do not write to, transfer or detach them until the Promise settles (`number[]`
+ * inputs are copied first).
+ */
 export function rollingMany(xs: readonly RollingInput[], stat: RollingStat, window: number, options: RollingOptions = {}): Promise<Float64Array[]> {
   if (!Array.isArray(xs)) throw invalid('xs', 'array of series', xs);
   const list = xs.map((x, i) => input(`xs[${i}]`, x));
@@ -189,7 +197,10 @@ function bar(v: unknown): number {
   return v;
 }
 
-/** A rolling statistic fed one bar at a time (live use); the same values as `rolling` on the whole series. */
+/**
+ * A rolling statistic fed one bar at a time (live use). It gives `rolling`'s values on the whole
+ * series within the tolerances of docs/rolling.md, not bit for bit (O(1) add/remove per bar).
+ */
 export class RollingStream {
   readonly stat: RollingStat;
   readonly window: number;

@@ -254,12 +254,33 @@ describe('rolling statistics', () => {
 });
 
 describe('streaming classes through the binding', () => {
-  it('RollingStream gives the batch values bit for bit, with nobs, warmup and reset', () => {
+  it('RollingStream gives the batch values within the stated tolerances, with nobs, warmup and reset', () => {
+    // The batch sums blocks of rows, the stream adds and removes one value at a time, so they
+    // are not the same bits. Each is within the Rust tests' tolerances of the two-pass reference
+    // (docs/rolling.md), so they agree to twice those: min/max exactly; sum and mean to 1e-13
+    // relative (4nε on this positive series); var and std to 2e-12 relative; zscore to
+    // 2e-12·(1 + |z|); skew to 2e-10·(1 + |skew|); kurt to 2e-9·(1 + |kurt|). NaN positions match.
+    const tol: Record<engine.RollingStat, (b: number) => number> = {
+      min: () => 0,
+      max: () => 0,
+      sum: (b) => 1e-13 * Math.abs(b),
+      mean: (b) => 1e-13 * Math.abs(b),
+      var: (b) => 2e-12 * Math.abs(b),
+      std: (b) => 2e-12 * Math.abs(b),
+      zscore: (b) => 2e-12 * (1 + Math.abs(b)),
+      skew: (b) => 2e-10 * (1 + Math.abs(b)),
+      kurt: (b) => 2e-9 * (1 + Math.abs(b)),
+    };
     const x = noise(500, 17, 0.1, 1e5, 3);
     for (const stat of engine.ROLLING_STATS) {
       const s = new engine.RollingStream(stat, 20, { minPeriods: 5 });
       const streamed = Float64Array.from(x, (v) => s.update(v));
-      expect(sameBits(streamed, engine.rolling(x, stat, 20, { minPeriods: 5 })), stat).toBe(true);
+      const batch = engine.rolling(x, stat, 20, { minPeriods: 5 });
+      batch.forEach((b, i) => {
+        const a = streamed[i]!;
+        if (Number.isNaN(b)) expect(a, `${stat}[${i}]`).toBeNaN();
+        else expect(Math.abs(a - b), `${stat}[${i}]: stream ${a} vs batch ${b}`).toBeLessThanOrEqual(tol[stat](b));
+      });
       expect(s.nobs).toBe(x.slice(-20).filter((v) => !Number.isNaN(v)).length);
       expect(s.warmup).toBe(engine.rollingWarmup(stat, 20, { minPeriods: 5 }));
       s.reset();
@@ -280,7 +301,9 @@ describe('streaming classes through the binding', () => {
   });
 
   it('rollingMany matches rolling and does not depend on the thread count', async () => {
-    const xs = Array.from({ length: 9 }, (_, k) => noise(1000 + 37 * k, k + 1, 0.05, 100, k + 1));
+    // Two series longer than rollingMany's time blocks (about 65 536 rows), so they are split
+    // across threads, next to short ones.
+    const xs = Array.from({ length: 9 }, (_, k) => noise(k < 2 ? 150_000 + 977 * k : 1000 + 37 * k, k + 1, 0.05, 100, k + 1));
     const before = engine.threads();
     try {
       engine.setThreads(1);
