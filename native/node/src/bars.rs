@@ -55,52 +55,29 @@ fn ms(v: f64, name: &str) -> Result<i64> {
     Ok(v as i64)
 }
 
-/// Copy a JS grid into the core layout (checked: every column has the same length).
+/// Copy a JS grid into the core layout (checked like `view_js`).
 pub(crate) fn from_js(g: &JsGridBars, arg: &str) -> Result<GridBars> {
-    let n = g.present.len();
-    let f64s: [(&str, &Float64Array); 10] = [
-        ("open", &g.open),
-        ("high", &g.high),
-        ("low", &g.low),
-        ("close", &g.close),
-        ("volume", &g.volume),
-        ("quoteVolume", &g.quote_volume),
-        ("trades", &g.trades),
-        ("takerBuyBase", &g.taker_buy_base),
-        ("takerBuyQuote", &g.taker_buy_quote),
-        ("rv", &g.rv),
-    ];
-    for (name, a) in f64s.iter() {
-        if a.len() != n {
-            return Err(Error::new(Status::InvalidArg, format!("{arg}.{name} has length {} but present has {n}", a.len())));
-        }
-    }
-    for (name, a) in [("nReturns", &g.n_returns), ("nSub", &g.n_sub), ("nExpected", &g.n_expected)] {
-        if a.len() != n {
-            return Err(Error::new(Status::InvalidArg, format!("{arg}.{name} has length {} but present has {n}", a.len())));
-        }
-    }
-    let interval_ms = ms(g.interval_ms, &format!("{arg}.intervalMs"))?;
-    if interval_ms <= 0 {
-        return Err(Error::new(Status::InvalidArg, format!("Expected positive {arg}.intervalMs but received {interval_ms}")));
+    let v = view_js(g, arg)?;
+    if g.rv.len() != g.present.len() || g.n_returns.len() != g.present.len() {
+        return Err(Error::new(Status::InvalidArg, format!("{arg}.rv and {arg}.nReturns must be as long as present ({})", g.present.len())));
     }
     Ok(GridBars {
-        interval_ms,
-        start: ms(g.start, &format!("{arg}.start"))?,
-        open: g.open.to_vec(),
-        high: g.high.to_vec(),
-        low: g.low.to_vec(),
-        close: g.close.to_vec(),
-        volume: g.volume.to_vec(),
-        quote_volume: g.quote_volume.to_vec(),
-        trades: g.trades.to_vec(),
-        taker_buy_base: g.taker_buy_base.to_vec(),
-        taker_buy_quote: g.taker_buy_quote.to_vec(),
+        interval_ms: v.interval_ms,
+        start: v.start,
+        open: v.open.to_vec(),
+        high: v.high.to_vec(),
+        low: v.low.to_vec(),
+        close: v.close.to_vec(),
+        volume: v.volume.to_vec(),
+        quote_volume: v.quote_volume.to_vec(),
+        trades: v.trades.to_vec(),
+        taker_buy_base: v.taker_buy_base.to_vec(),
+        taker_buy_quote: v.taker_buy_quote.to_vec(),
         rv: g.rv.to_vec(),
         n_returns: g.n_returns.to_vec(),
-        n_sub: g.n_sub.to_vec(),
-        n_expected: g.n_expected.to_vec(),
-        present: g.present.to_vec(),
+        n_sub: v.n_sub.to_vec(),
+        n_expected: v.n_expected.to_vec(),
+        present: v.present.to_vec(),
     })
 }
 

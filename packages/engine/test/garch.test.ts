@@ -83,8 +83,8 @@ describeShared('GARCH(1,1) against arch 7.2 (garch11_daily_2018_2022.json)', () 
   for (const name of ASSETS) {
     for (const dist of DISTS) {
       it(`${name} ${dist}: backcast, and likelihood and volatilities at fixed params`, () => {
-        const { y, fit } = asset(name);
-        const ref = fit(dist);
+        const { y, fit: referenceFit } = asset(name);
+        const ref = referenceFit(dist);
         const b = engine.garchBackcast(y);
         expect(rel(b, ref.backcast)).toBeLessThan(1e-12);
         const p = params(ref.fixed_params);
@@ -98,8 +98,8 @@ describeShared('GARCH(1,1) against arch 7.2 (garch11_daily_2018_2022.json)', () 
       });
 
       it(`${name} ${dist}: fit (loglik, params, vols, forecast, robust std errors)`, () => {
-        const { y, fit } = asset(name);
-        const ref = fit(dist);
+        const { y, fit: referenceFit } = asset(name);
+        const ref = referenceFit(dist);
         const f = engine.garchFit(y, { dist });
         expect(f.convergence.converged, JSON.stringify(f.convergence)).toBe(true);
         expect(ref.convergence_flag).toBe(0);
@@ -128,8 +128,8 @@ describeShared('GARCH(1,1) against arch 7.2 (garch11_daily_2018_2022.json)', () 
   }
 
   it('BTCUSDT t ends exactly on the boundary α+β = 1, as arch does', () => {
-    const { y, fit } = asset('BTCUSDT');
-    expect(fit('t').persistence_alpha_plus_beta).toBeCloseTo(1, 14);
+    const { y, fit: referenceFit } = asset('BTCUSDT');
+    expect(referenceFit("t").persistence_alpha_plus_beta).toBeCloseTo(1, 14);
     const f = engine.garchFit(y, { dist: 't' });
     const pers = f.params.alpha + f.params.beta;
     expect(pers).toBeLessThanOrEqual(1);
