@@ -58,12 +58,7 @@ async function exportFeatures(ctx: Context, a: ExportArgs) {
     const unknown = a.symbols.filter((s) => !t.symbols.includes(s));
     if (unknown.length) throw new UserError(`unknown symbol(s) ${unknown.join(', ')}; have: ${t.symbols.join(', ')}`);
   }
-  const o: { from?: number; to?: number; symbols?: string[] } = {};
-  const from = date('from', a.from);
-  const to = date('to', a.to);
-  if (from !== undefined) o.from = from;
-  if (to !== undefined) o.to = to;
-  if (a.symbols) o.symbols = a.symbols;
+  const o = rangeOptions(a);
   const out = resolve(a.out);
   const rows = await exportFeaturesCsv(t, out, o);
   return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
@@ -74,13 +69,19 @@ async function exportLabels(ctx: Context, a: ExportArgs) {
   if (a.format !== 'csv') throw new UserError('labels export supports --format csv (the stored file is already Arrow IPC: <workdir>/labels/daily.arrow)');
   const p = labelsPath(ctx.workdir);
   if (!existsSync(p)) throw new UserError(`no labels in ${ctx.workdir}: run \`regime label\` (or \`regime run\`) first`);
+  const o = rangeOptions(a);
+  const out = resolve(a.out);
+  const rows = await exportLabelsCsv(p, out, o);
+  return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
+}
+
+/** The --from/--to/--symbols selection shared by the feature and label exports. */
+function rangeOptions(a: ExportArgs): { from?: number; to?: number; symbols?: string[] } {
   const o: { from?: number; to?: number; symbols?: string[] } = {};
   const from = date('from', a.from);
   const to = date('to', a.to);
   if (from !== undefined) o.from = from;
   if (to !== undefined) o.to = to;
   if (a.symbols) o.symbols = a.symbols;
-  const out = resolve(a.out);
-  const rows = await exportLabelsCsv(p, out, o);
-  return { artifact: a.artifact, interval: a.interval, format: a.format, out, rows };
+  return o;
 }
