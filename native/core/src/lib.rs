@@ -12,6 +12,7 @@ pub mod grid;
 pub mod har;
 pub mod hmm;
 pub mod klines;
+pub mod nn;
 pub mod resample;
 pub mod rolling;
 pub mod synth;
