@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const here = new URL('.', import.meta.url).pathname;
 const root = join(here, '..', '..');
-const ALL = { data: 'run.mjs', features: 'features.mjs', hmm: 'hmm.mjs' };
+const ALL = { data: 'run.mjs', features: 'features.mjs', hmm: 'hmm.mjs', nn: 'nn.mjs' };
 const want = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 const result = { benchmark: 'regime', started: new Date().toISOString() };
 let failed = false;

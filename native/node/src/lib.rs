@@ -14,6 +14,7 @@ mod garch;
 mod har;
 mod hmm;
 mod klines;
+mod nn;
 mod pool;
 mod rolling;
 mod synth;

@@ -68,6 +68,21 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ sets: ['daily', 'hourly'], custom: {} }),
+    train: z
+      .object({
+        /** Folder of model specs (YAML); default the repository's models/. */
+        specs: z.string().optional(),
+        /** Specs to train by name; default all in the folder. */
+        models: z.array(z.string()).optional(),
+        /** Override every spec's seeds (e.g. [0] for a quick run). */
+        seeds: z.array(z.number().int().min(0)).min(1).optional(),
+        /** Override every spec's epoch limit. */
+        maxEpochs: z.number().int().min(1).max(10_000).optional(),
+        /** ONNX Runtime device for inference; cuda needs onnxruntime-node's CUDA binaries. */
+        device: z.enum(['cpu', 'cuda']).default('cpu'),
+      })
+      .strict()
+      .default({ device: 'cpu' }),
     fetch: z
       .object({
         baseUrl: z.string().url().default('https://data.binance.vision'),

@@ -15,6 +15,8 @@ import { runPipeline } from './commands/run.js';
 import { formatFeatures, runFeatures, runFeaturesList, type SetName } from './commands/features.js';
 import { formatLabel, runLabel } from './commands/label.js';
 import type { TaskName } from '@regime/regimes';
+import { formatTrain, runTrain } from './commands/train.js';
+import { formatInfer, runInfer } from './commands/infer.js';
 
 interface Globals {
   workdir: string;
@@ -76,7 +78,7 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('the main job: bars (ingest the given files, or the synthetic market when none) → info → features → labels; unchanged steps are skipped')
+    .description('the main job: bars (ingest the given files, or the synthetic market when none) → info → features → labels → models (train, then the latest regimes); unchanged steps are skipped')
     .argument('[paths...]', 'kline files or folders (Binance archive .zip/.csv, normalized .csv.gz, Arrow IPC)')
     .option('--seed <n>', 'seed for the synthetic market (default: config seed, 42)', intArg('seed'))
     .action(async (paths: string[], o: { seed?: number }, cmd: Command) => {
@@ -166,6 +168,40 @@ export function buildProgram(): Command {
       if (printedConfig(ctx, cmd)) return;
       const r = await runLabel(ctx, { ...(o.task ? { tasks: o.task as TaskName[] } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
       ctx.ui.result(r, () => formatLabel(r));
+    });
+
+  program
+    .command('train')
+    .description('train the regime classifiers of models/*.yaml (SPEC B5: vol and trend LSTM+attention, cross-sectional graph network, nowcast and t+7 heads) on the stored daily features and labels; natively, with early stopping on validation macro-F1; exports ONNX')
+    .option('--models <names>', 'comma-separated spec names (default all, or config train.models)', listArg)
+    .option('--seeds <list>', "override every spec's seeds, e.g. 0 or 0,1,2", (v: string) => listArg(v).map((s) => intArg('seeds')(s)))
+    .option('--max-epochs <n>', "override every spec's epoch limit", intArg('max-epochs'))
+    .option('--specs <dir>', 'folder of model specs (default the repository models/)')
+    .addHelpText(
+      'after',
+      '\nWrites <workdir>/models/<name>.onnx (+ .json sidecar with metrics and history) and reports/<name>.md, ' +
+        'where each split shows the model beside the majority, persistence and threshold baselines.\n' +
+        'Examples:\n  regime train\n  regime train --models vol-lstm --seeds 0 --max-epochs 20\n  regime infer --asset BTCUSDT',
+    )
+    .action(async (o: { models?: string[]; seeds?: number[]; maxEpochs?: number; specs?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (printedConfig(ctx, cmd)) return;
+      const r = await runTrain(ctx, o);
+      ctx.ui.result(r, () => formatTrain(r));
+    });
+
+  program
+    .command('infer')
+    .description("print an asset's latest regime probabilities from every trained model (ONNX Runtime), with its last bar's date and a warning when that bar is stale")
+    .requiredOption('--asset <symbol>', 'asset, e.g. BTCUSDT')
+    .option('--models <names>', 'comma-separated model names (default all in <workdir>/models)', listArg)
+    .addOption(new Option('--device <d>', 'ONNX Runtime device (cuda needs onnxruntime-node with CUDA binaries)').choices(['cpu', 'cuda']))
+    .addHelpText('after', '\nExample:\n  regime infer --asset BTCUSDT\n  regime infer --asset ETHUSDT --models vol-lstm,trend-lstm --json')
+    .action(async (o: { asset: string; models?: string[]; device?: 'cpu' | 'cuda' }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (printedConfig(ctx, cmd)) return;
+      const r = await runInfer(ctx, o);
+      ctx.ui.result(r, () => formatInfer(r));
     });
 
   program

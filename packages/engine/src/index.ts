@@ -12,6 +12,7 @@ export * from './garch.js';
 export * from './har.js';
 export * from './hmm.js';
 export * from './cluster.js';
+export * from './nn.js';
 export { invalid } from './validate.js';
 
 /** Bars on a complete UTC grid; row i opens at `start + i * intervalMs`. Missing bars have present 0 and NaN prices. */

@@ -1,1 +1,9 @@
-export {};
+export * from './onnx/index.js';
+export * from './infer.js';
+export * from './specs.js';
+export * from './labels.js';
+export * from './dataset.js';
+export * from './evaluate.js';
+export * from './train.js';
+export * from './report.js';
+export * from './latest.js';
