@@ -20,7 +20,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'regimes', include: ['packages/regimes/test/**/*.test.ts'], testTimeout: 300_000 } },
       { resolve: { alias }, test: { name: 'models', include: ['packages/models/test/**/*.test.ts'], testTimeout: 300_000 } },
       { resolve: { alias }, test: { name: 'cli', include: ['packages/cli/test/**/*.test.ts'], testTimeout: 120_000 } },
-      { resolve: { alias }, test: { name: 'e2e', include: ['tests/**/*.test.ts'], testTimeout: 300_000 } },
+      { resolve: { alias }, test: { name: 'e2e', include: ['tests/**/*.test.ts'], testTimeout: 900_000 } },
     ],
   },
 });

@@ -2,7 +2,7 @@
 // real local HTTP server.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -32,7 +32,9 @@ describeShared('regime on real data', () => {
 
   it('run ../shared/data/klines: 13 assets at 1m/1h/1d, exported daily bars equal the source file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'regime-e2e-'));
-    const r = await regime(['run', KLINES, '--json'], dir);
+    // One seed and two epochs per model: the pipeline, not the models' quality, is under test here.
+    writeFileSync(join(dir, 'quick.yaml'), 'train:\n  seeds: [0]\n  maxEpochs: 2\n');
+    const r = await regime(['-c', 'quick.yaml', 'run', KLINES, '--json'], dir);
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.source).toBe('files');
@@ -40,8 +42,45 @@ describeShared('regime on real data', () => {
     expect(j.info[2].assets).toHaveLength(13);
     const btc = j.info[2].assets.find((a: { symbol: string }) => a.symbol === 'BTCUSDT');
     expect(btc).toMatchObject({ first: '2017-08-17T00:00:00Z', last: '2024-12-31T00:00:00Z', present: 2694, missing: 0 });
-    const again = await regime(['run', KLINES, '--json'], dir);
-    expect(JSON.parse(again.out).steps[0].skipped).toBe(true);
+    // Step 5: every model trained on the real labels, evaluated beside its baselines, and the
+    // latest regimes printed from the ONNX models.
+    expect(j.models.models.map((m: { name: string; skipped: boolean }) => [m.name, m.skipped])).toEqual(
+      ['cross-gnn', 'cross-gnn-h7', 'trend-lstm', 'trend-lstm-h7', 'vol-lstm', 'vol-lstm-h7'].map((n) => [n, false]),
+    );
+    for (const m of j.models.models) {
+      expect(m.test.macroF1).toBeGreaterThan(0);
+      expect(m.test.persistence).toBeGreaterThan(0);
+    }
+    const report = readFileSync(join(dir, '.regime/reports/vol-lstm.md'), 'utf8');
+    expect(report).toMatch(/## test \(\d+ samples\)/);
+    expect(report).toContain('| persistence (label at t−1) |');
+    expect(report).toContain('| majority class (train) |');
+    expect(report).toContain('Attention profile');
+    expect(j.latest[0].asset).toBe('BTCUSDT');
+    expect(j.latest[0].lastBar).toBe('2024-12-31');
+    expect(j.latest[0].stale).toBe(true);
+    expect(r.err).toMatch(/warning: the last BTCUSDT bar is 2024-12-31, \d+ days ago/);
+    const again = await regime(['-c', 'quick.yaml', 'run', KLINES, '--json'], dir);
+    const j2 = JSON.parse(again.out);
+    expect(j2.steps[0].skipped).toBe(true);
+    expect(j2.models.models.every((m: { skipped: boolean }) => m.skipped)).toBe(true);
+
+    // `regime train` on its own, then `regime infer` from the ONNX files.
+    const t = await regime(['train', '--models', 'vol-lstm', '--seeds', '1', '--max-epochs', '2', '--json'], dir);
+    expect(t.code, t.err).toBe(0);
+    expect(JSON.parse(t.out).models[0]).toMatchObject({ name: 'vol-lstm', skipped: false, seed: 1 });
+    const inf = await regime(['infer', '--asset', 'ETHUSDT', '--json'], dir);
+    expect(inf.code, inf.err).toBe(0);
+    const ji = JSON.parse(inf.out);
+    expect(ji.models).toHaveLength(6);
+    for (const m of ji.models) {
+      const p = Object.values(m.probabilities) as number[];
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(m.inputDay).toBe('2024-12-31');
+    }
+    const human = await regime(['infer', '--asset', 'ETHUSDT'], dir);
+    expect(human.out).toMatch(/ETHUSDT: last bar 2024-12-31 \(STALE/);
+    expect(human.out).toMatch(/vol-lstm +vol now \(inputs to 2024-12-31\): [A-Z_]+ — low \d/);
 
     const out = join(dir, 'btc.csv');
     const e = await regime(['export', 'bars', '--interval', '1d', '--symbols', 'BTCUSDT', '--out', out], dir);

@@ -1,18 +1,8 @@
 // The `regime` command as users run it: a child process on the built CLI.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const CLI = resolve(fileURLToPath(import.meta.url), '../../bin/regime.js');
-const tmp = () => mkdtempSync(join(tmpdir(), 'regime-cli-'));
-
-export function regime(args: string[], cwd = tmp()) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, REGIME_DEBUG: '' } });
-  return { code: r.status, out: r.stdout, err: r.stderr, cwd };
-}
+import { regime, tmp } from './run-cli.js';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const small = (dir: string) => {
   const p = join(dir, 'regime.yaml');

@@ -53,6 +53,17 @@ function transformed(table: FeatureTable, names: string[], logs: string[]): Feat
   return { ...table, names, values };
 }
 
+/** Name the inputs with no value on any training day (e.g. GARCH skipped for a short train split). */
+function requireTrainValues(t: FeatureTable, names: string[], starts: Record<Split, number>): void {
+  const empty = names.filter((n) => !t.values[n]!.some((v, k) => {
+    for (let r = starts.train; r < starts.validation; r++) if (t.listed[k]![r] && Number.isFinite(v[r]!)) return true;
+    return false;
+  }));
+  if (!empty.length) return;
+  const garch = empty.includes('GARCH_sigma') ? ` (GARCH_sigma: ${JSON.stringify(Object.values(t.meta.garch)[0] ?? {}).slice(0, 160)})` : '';
+  throw new UserError(`input${empty.length > 1 ? 's' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no value on any training day (rows ${starts.train}..${starts.validation - 1})${garch}`);
+}
+
 function scaled(table: FeatureTable, s: ScalerManifest): Float64Array[][] {
   const c = applyScaler(table, s);
   return s.columns.map((n) => c[n]!);
@@ -79,6 +90,7 @@ export function buildLstmDataset(table: FeatureTable, targets: TaskTargets, spec
   const L = spec.window;
   const tt = transformed(table, spec.inputs, spec.log_inputs);
   const starts = splitStarts(table, splits);
+  requireTrainValues(tt, spec.inputs, starts);
   const scaler = fitScaler(tt, { trainRows: starts.validation, trainFrom: starts.train, columns: spec.inputs });
   const cols = scaled(tt, scaler);
   const raw = spec.baseline_feature ? table.values[spec.baseline_feature] : undefined;
@@ -195,6 +207,8 @@ export function buildGraphDataset(table: FeatureTable, bars: BarSet, targets: Ta
   const tt = transformed(table, spec.inputs, spec.log_inputs);
   const mt = transformed(table, spec.market_inputs, []);
   const starts = splitStarts(table, splits);
+  requireTrainValues(tt, spec.inputs, starts);
+  requireTrainValues(mt, spec.market_inputs, starts);
   const scaler = fitScaler(tt, { trainRows: starts.validation, trainFrom: starts.train, columns: spec.inputs });
   const mscaler = G ? fitScaler(mt, { trainRows: starts.validation, trainFrom: starts.train, columns: spec.market_inputs }) : undefined;
   const node = scaled(tt, scaler);

@@ -49,10 +49,10 @@ export async function runPipeline(ctx: Context, a: RunArgs) {
   steps.push({ step: 'labels', skipped: !labels || labels.skipped, ms: performance.now() - t3 });
   const t4 = performance.now();
   ctx.ui.say('step 5/5 models: train (or reuse up-to-date models), then the latest regimes');
-  const models = labels ? await runTrain(ctx, { skipIfFresh: true }) : undefined;
+  const models = labels ? await runTrain(ctx, { skipIfFresh: true, lenient: true }) : undefined;
   if (models) ctx.ui.say(formatTrain(models));
   const latest: InferResult[] = [];
-  if (models) {
+  if (models?.models.some((m) => !m.reason)) {
     // The latest regimes of the anchor asset (or the first), from the ONNX models.
     const symbols = info.find((i) => i.interval === '1d')?.assets.map((x) => x.symbol) ?? [];
     const asset = symbols.includes(ctx.config.features.anchor ?? 'BTCUSDT') ? (ctx.config.features.anchor ?? 'BTCUSDT') : symbols[0];

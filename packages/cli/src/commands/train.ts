@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBars, recordStep, stepIsFresh, UserError, writeFileAtomic, writeJsonAtomic } from '@regime/data';
+import { isUserError, loadBars, recordStep, stepIsFresh, UserError, writeFileAtomic, writeJsonAtomic } from '@regime/data';
 import { featuresPath, readFeatures } from '@regime/features';
 import { labelsPath } from '@regime/regimes';
 import {
@@ -30,12 +30,16 @@ export interface TrainArgs {
   maxEpochs?: number;
   specs?: string;
   skipIfFresh?: boolean;
+  /** `regime run`: a model the data cannot train (e.g. no validation days) is skipped with a warning, not an error. */
+  lenient?: boolean;
 }
 
 export interface TrainSummary {
   models: Array<{
     name: string;
     skipped: boolean;
+    /** Why a model was not trained (lenient mode). */
+    reason?: string;
     samples?: string;
     seed?: number;
     validation?: { macroF1: number; persistence: number; skill: boolean };
@@ -78,45 +82,67 @@ export async function runTrain(ctx: Context, a: TrainArgs = {}): Promise<TrainSu
       out.models.push({ name: spec.name, skipped: true, outputs: paths });
       continue;
     }
-    const targets = labels.tasks.get(spec.task);
-    if (!targets) throw new UserError(`${spec.name}: the labels have no task '${spec.task}' (tasks: ${[...labels.tasks.keys()].join(', ')}); run \`regime label\``);
-    let d;
-    if (spec.kind === 'lstm') d = buildLstmDataset(table, targets, spec, ctx.config.splits);
-    else {
-      bars ??= loadBars(ctx.workdir, '1d');
-      d = buildGraphDataset(table, bars, targets, spec, ctx.config.splits);
+    try {
+      out.models.push(await trainOne(ctx, spec, { table, labels, dataHash, seeds, maxEpochs, settings, hash, step, paths, bars: () => (bars ??= loadBars(ctx.workdir, '1d')) }));
+    } catch (e) {
+      if (!a.lenient || !isUserError(e)) throw e;
+      const reason = e instanceof Error ? e.message : String(e);
+      ctx.ui.warn(`train ${spec.name}: not trained: ${reason}`);
+      out.models.push({ name: spec.name, skipped: true, reason, outputs: [] });
     }
-    const runSeeds = seeds ?? spec.training.seeds;
-    const epochs = maxEpochs ?? spec.training.max_epochs;
-    ctx.ui.say(`train ${spec.name}: ${describeDataset(d)} samples; seeds ${runSeeds.join(', ')}; ≤ ${epochs} epochs`);
-    const bar = ctx.ui.progress(spec.name, runSeeds.length * epochs);
-    let doneSeeds = 0;
-    let lastSeed = runSeeds[0];
-    const t = await trainModel(d, {
-      ...(seeds ? { seeds } : {}),
-      ...(maxEpochs ? { maxEpochs } : {}),
-      dataHash,
-      splits: { ...ctx.config.splits },
-      onEpoch: (seed, r) => {
-        if (seed !== lastSeed) {
-          doneSeeds++;
-          lastSeed = seed;
-        }
-        bar.update(doneSeeds * epochs + r.epoch, `seed ${seed} epoch ${r.epoch} loss ${r.trainLoss.toFixed(3)} val F1 ${(100 * r.valMacroF1).toFixed(1)} (best ${(100 * r.bestValMacroF1).toFixed(1)} @${r.bestEpoch})`);
-      },
-    });
-    bar.update(runSeeds.length * epochs, 'done');
-    bar.stop();
-    writeFileAtomic(paths[0]!, t.onnx);
-    const { onnx: _bytes, params: _params, ...rest } = t;
-    writeJsonAtomic(paths[1]!, { ...rest, samples: describeDataset(d) });
-    writeFileAtomic(paths[2]!, modelReport(t, d));
-    recordStep(ctx.workdir, step, { inputHash: hash, config: settings, outputs: paths });
-    const v = brief(t.evaluation.validation);
-    const te = brief(t.evaluation.test);
-    out.models.push({ name: spec.name, skipped: false, samples: describeDataset(d), seed: t.seed, ...(v ? { validation: v } : {}), ...(te ? { test: te } : {}), outputs: paths });
   }
   return out;
+}
+
+interface TrainInputs {
+  table: ReturnType<typeof readFeatures>;
+  labels: ReturnType<typeof readLabelsOnto>;
+  dataHash: string;
+  seeds: number[] | undefined;
+  maxEpochs: number | undefined;
+  settings: unknown;
+  hash: string;
+  step: string;
+  paths: string[];
+  bars: () => ReturnType<typeof loadBars>;
+}
+
+async function trainOne(ctx: Context, spec: ModelSpec, i: TrainInputs): Promise<TrainSummary['models'][number]> {
+  const { table, labels, dataHash, seeds, maxEpochs, settings, hash, step, paths } = i;
+  const targets = labels.tasks.get(spec.task);
+  if (!targets) throw new UserError(`${spec.name}: the labels have no task '${spec.task}' (tasks: ${[...labels.tasks.keys()].join(', ')}); run \`regime label\``);
+  let d;
+  if (spec.kind === 'lstm') d = buildLstmDataset(table, targets, spec, ctx.config.splits);
+  else d = buildGraphDataset(table, i.bars(), targets, spec, ctx.config.splits);
+  const runSeeds = seeds ?? spec.training.seeds;
+  const epochs = maxEpochs ?? spec.training.max_epochs;
+  ctx.ui.say(`train ${spec.name}: ${describeDataset(d)} samples; seeds ${runSeeds.join(', ')}; ≤ ${epochs} epochs`);
+  const bar = ctx.ui.progress(spec.name, runSeeds.length * epochs);
+  let doneSeeds = 0;
+  let lastSeed = runSeeds[0];
+  const t = await trainModel(d, {
+    ...(seeds ? { seeds } : {}),
+    ...(maxEpochs ? { maxEpochs } : {}),
+    dataHash,
+    splits: { ...ctx.config.splits },
+    onEpoch: (seed, r) => {
+      if (seed !== lastSeed) {
+        doneSeeds++;
+        lastSeed = seed;
+      }
+      bar.update(doneSeeds * epochs + r.epoch, `seed ${seed} epoch ${r.epoch} loss ${r.trainLoss.toFixed(3)} val F1 ${(100 * r.valMacroF1).toFixed(1)} (best ${(100 * r.bestValMacroF1).toFixed(1)} @${r.bestEpoch})`);
+    },
+  });
+  bar.update(runSeeds.length * epochs, 'done');
+  bar.stop();
+  writeFileAtomic(paths[0]!, t.onnx);
+  const { onnx: _bytes, params: _params, ...rest } = t;
+  writeJsonAtomic(paths[1]!, { ...rest, samples: describeDataset(d) });
+  writeFileAtomic(paths[2]!, modelReport(t, d));
+  recordStep(ctx.workdir, step, { inputHash: hash, config: settings, outputs: paths });
+  const v = brief(t.evaluation.validation);
+  const te = brief(t.evaluation.test);
+  return { name: spec.name, skipped: false, samples: describeDataset(d), seed: t.seed, ...(v ? { validation: v } : {}), ...(te ? { test: te } : {}), outputs: paths };
 }
 
 const pct = (v: number) => (100 * v).toFixed(1);
@@ -124,6 +150,7 @@ const pct = (v: number) => (100 * v).toFixed(1);
 export function formatTrain(s: TrainSummary): string {
   return s.models
     .map((m) => {
+      if (m.reason) return `${m.name}: not trained (${m.reason})`;
       if (m.skipped) return `${m.name}: unchanged (${m.outputs[0]})`;
       const part = (name: string, e?: { macroF1: number; persistence: number; skill: boolean }) =>
         e ? `${name} macro-F1 ${pct(e.macroF1)} vs persistence ${pct(e.persistence)}${e.skill ? '' : ' — no skill over the baselines'}` : `${name}: no samples`;
