@@ -12,7 +12,8 @@ use regime_core::nn::train::{self, EpochReport, TrainConfig, TrainOutcome};
 use regime_core::nn::{Model, ParamTensor};
 use regime_core::DataError;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 /// A network architecture. `kind: 'lstm'` uses features, window, hidden1, hidden2;
 /// `kind: 'graph'` uses nodes, features, market, hidden, readout. See docs/neural.md.
@@ -129,6 +130,22 @@ struct Owned {
     market: Vec<f32>,
 }
 
+/// Shape checks the kernels' own checks cannot phrase in the caller's terms.
+fn check_inputs(spec: &JsNetSpec, i: &JsNetInputs, name: &str) -> Result<()> {
+    if spec.kind == "lstm" {
+        let per = spec.window.unwrap_or(1) as usize * spec.features as usize;
+        if per == 0 || i.x.len() % per != 0 {
+            return Err(data_err(DataError::arg(format!(
+                "{name}: x has {} values, not a multiple of window × features = {per}",
+                i.x.len()
+            ))));
+        }
+    } else if i.adj.is_none() || i.mask.is_none() || i.market.is_none() {
+        return Err(data_err(DataError::arg(format!("{name}: a 'graph' network needs inputs x, adj, mask and market"))));
+    }
+    Ok(())
+}
+
 fn owned(i: &JsNetInputs) -> Owned {
     Owned {
         x: i.x.to_vec(),
@@ -182,6 +199,7 @@ pub fn nn_init(spec: JsNetSpec, seed: u32) -> Result<Float32Array> {
 pub fn nn_forward_sync(spec: JsNetSpec, params: Float32Array, inputs: JsNetInputs) -> Result<Float32Array> {
     guard("nnForward", || {
         let n = net(&spec)?;
+        check_inputs(&spec, &inputs, "inputs")?;
         let o = owned(&inputs);
         let probs = match &n {
             Net::Lstm(m) => {
@@ -206,6 +224,7 @@ pub fn nn_attention_sync(spec: JsNetSpec, params: Float32Array, inputs: JsNetInp
     guard("nnAttention", || match net(&spec)? {
         Net::Lstm(m) => {
             check_params(<LstmModel as Model<f32>>::n_params(&m), &params)?;
+            check_inputs(&spec, &inputs, "inputs")?;
             let x = LstmInput { x: &inputs.x };
             let n = <LstmModel as Model<f32>>::n_samples(&m, &x);
             let rows: Vec<usize> = (0..n).collect();
@@ -247,17 +266,26 @@ impl Task for NnTrainTask {
     fn compute(&mut self) -> Result<Self::Output> {
         let tsfn = self.progress.take();
         let stop = Arc::new(AtomicBool::new(false));
+        // Wait (briefly) for the JS answer so "return false" stops after exactly that epoch; a
+        // fire-and-forget call would race ahead on short epochs. The wait is bounded because
+        // this runs on a pool thread: a JS thread blocked in a synchronous kernel on the same
+        // pool (1 thread) would otherwise wait for us while we wait for it. A late answer still
+        // stops training at the next epoch through the flag.
         let mut on_epoch = |r: &EpochReport| -> bool {
-            if let Some(f) = &tsfn {
-                let s = stop.clone();
-                f.call_with_return_value(report_js(r), ThreadsafeFunctionCallMode::NonBlocking, move |res: Result<bool>, _env| {
-                    if let Ok(false) = res {
-                        s.store(true, Ordering::Relaxed);
-                    }
-                    Ok(())
-                });
+            let Some(f) = &tsfn else { return true };
+            let (tx, rx) = mpsc::channel::<()>();
+            let s = stop.clone();
+            let status = f.call_with_return_value(report_js(r), ThreadsafeFunctionCallMode::NonBlocking, move |res: Result<bool>, _env| {
+                if matches!(res, Ok(false)) {
+                    s.store(true, Ordering::SeqCst);
+                }
+                let _ = tx.send(());
+                Ok(())
+            });
+            if status == Status::Ok {
+                let _ = rx.recv_timeout(Duration::from_secs(2));
             }
-            !stop.load(Ordering::Relaxed)
+            !stop.load(Ordering::SeqCst)
         };
         let init = std::mem::take(&mut self.init);
         let (cfg, ty, vy) = (&self.cfg, &self.train_y, &self.val_y);
@@ -306,6 +334,8 @@ pub fn nn_train(
         Net::Graph(m) => <GraphModel as Model<f32>>::n_params(m),
     };
     check_params(np, &init)?;
+    check_inputs(&spec, &train_inputs, "train inputs")?;
+    check_inputs(&spec, &val_inputs, "validation inputs")?;
     let cfg = TrainConfig {
         lr: config.lr,
         weight_decay: config.weight_decay,
