@@ -20,5 +20,7 @@ pub mod optim;
 pub mod real;
 pub mod train;
 
+pub use graph::GraphConv;
+pub use graph_model::{GraphInput, GraphModel, GraphSpec};
 pub use model::{layout_of, DropoutCtx, Model, ParamTensor};
 pub use real::Real;
