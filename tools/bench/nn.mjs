@@ -8,7 +8,7 @@
 // Native and ORT outputs are compared before anything is timed. Prints ONE JSON document on
 // stdout; progress on stderr. A benchmark, not a test: nothing here asserts a speed.
 import * as engine from '@regime/engine';
-import { exportGraphOnnx, exportLstmOnnx, OnnxModel } from '@regime/models';
+import { exportGraphOnnx, exportLstmOnnx, metadataToProps, OnnxModel } from '@regime/models';
 import os from 'node:os';
 import { fail, log, median, sig } from './lib.mjs';
 
@@ -87,6 +87,16 @@ async function timeMedian(runs, fn) {
   return median(xs);
 }
 
+function meta(net) {
+  const names = (n, p) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+  return metadataToProps({
+    task: 'bench', kind: net.kind, featureNames: names(net.features, 'f'), classNames: names(net.classes, 'c'),
+    scaler: { mean: names(net.features, '').map(() => 0), std: names(net.features, '').map(() => 1) },
+    splits: {}, dataHash: 'bench', seed: 0, metrics: {}, createdAt: new Date(0).toISOString(), spec: {},
+    ...(net.kind === 'graph' ? { marketFeatureNames: names(net.market, 'm'), nodeNames: names(net.nodes, 'n') } : {}),
+  });
+}
+
 function maxAbsDiff(a, b) {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -113,7 +123,7 @@ async function main() {
   const params = engine.nnInit(lstm, 3);
   // Parity before timing.
   const layout = engine.nnLayout(lstm);
-  const bytes = exportLstmOnnx({ spec: { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 5 }, layout, params });
+  const bytes = exportLstmOnnx({ spec: { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 5 }, layout, params, metadata: meta(lstm) });
   const ortModel = await OnnxModel.load(bytes, { threads: 2 });
   const check = lstmData(512, lstm, 4);
   const nat = engine.nnForwardSync(lstm, params, { x: check.x });
@@ -148,7 +158,7 @@ async function main() {
   for (const threads of [1, 2]) result.graph.train.push(await trainThroughput(graph, gtr.inputs, gtr.y, gva.inputs, gva.y, 32, threads));
   engine.setThreads(2);
   const gparams = engine.nnInit(graph, 7);
-  const gbytes = exportGraphOnnx({ spec: { nodes: 13, features: 14, market: 4, hidden: 64, readout: 64, classes: 3 }, layout: engine.nnLayout(graph), params: gparams });
+  const gbytes = exportGraphOnnx({ spec: { nodes: 13, features: 14, market: 4, hidden: 64, readout: 64, classes: 3 }, layout: engine.nnLayout(graph), params: gparams, metadata: meta(graph) });
   const gort = await OnnxModel.load(gbytes, { threads: 2 });
   const gd = graphData(1024, graph, 8);
   const gdiff = maxAbsDiff(engine.nnForwardSync(graph, gparams, gd.inputs), (await gort.run(gd.inputs)).probs.data);

@@ -2,7 +2,8 @@
 //! 4 classes, dropout 0.3, batch 64): training (the real `train` loop, forward + backward +
 //! clip + Adam) and inference (`predict_proba`), at 1 and 2 threads.
 //!
-//! `cargo run --release -p regime-core --example nn_bench [n_train] [epochs]`
+//! `cargo run --release -p regime-core --example nn_bench [n_train] [epochs] [chunk]`
+//! (`NN_BENCH_ONLY=train` skips inference, for profiling.)
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,17 +26,18 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n_train: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4096);
     let epochs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let chunk: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(TrainConfig::default().chunk);
     let spec = LstmSpec { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 4, dropout: 0.3 };
     let model = LstmModel::new(spec).unwrap();
     let (x, y) = data(n_train, &spec, 1);
     let (vx, vy) = data(64, &spec, 2);
     let (ix, _) = data(8192, &spec, 3);
     let (tx, vxi, ixi) = (model.input(&x).unwrap(), model.input(&vx).unwrap(), model.input(&ix).unwrap());
-    println!("lstm {spec:?}, {} params, batch 64", model.param_count());
+    println!("lstm {spec:?}, {} params, batch 64, chunk {chunk}", model.param_count());
 
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let cfg = TrainConfig { max_epochs: epochs, patience: 0, ..TrainConfig::default() };
+        let cfg = TrainConfig { max_epochs: epochs, patience: 0, chunk, ..TrainConfig::default() };
         let out = pool.install(|| train(&model, model.init(0), &tx, &y, &vxi, &vy, &cfg, &mut |_| true)).unwrap();
         // The first epoch warms caches and the allocator; report the rest.
         let secs: f64 = out.history.iter().skip(1).map(|r| r.seconds).sum();
@@ -46,6 +48,9 @@ fn main() {
             out.history.len() - 1
         );
 
+        if std::env::var("NN_BENCH_ONLY").is_ok_and(|v| v == "train") {
+            continue;
+        }
         let p: Vec<f32> = model.init(0);
         let t0 = Instant::now();
         let mut reps = 0;
@@ -56,5 +61,4 @@ fn main() {
         let secs = t0.elapsed().as_secs_f64();
         println!("inference {threads} thread(s): {:8.0} seq/s", (reps * 8192) as f64 / secs);
     }
-    let _ = <LstmModel as Model<f32>>::n_classes(&model);
 }

@@ -119,7 +119,7 @@ fn subset(layout: &[super::ParamTensor], n: usize) -> Vec<usize> {
     if n <= 300 {
         return (0..n).collect();
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(0x9_7AD_C4EC);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x97AD_C4EC);
     let mut idx = Vec::new();
     for t in layout {
         if t.len() <= 40 {

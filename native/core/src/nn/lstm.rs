@@ -87,13 +87,14 @@ impl Lstm {
         assert!(x.len() == steps * batch * i_sz, "lstm: input length");
         assert!(w.len() == g4 * i_sz && r.len() == g4 * h && b.len() == g4, "lstm: parameter lengths");
         let bh = batch * h;
-        let mut gates = vec![T::zero(); steps * batch * g4];
+        // Every row starts as the bias (the GEMMs below accumulate onto it).
+        let mut gates = Vec::with_capacity(steps * batch * g4);
+        for _ in 0..steps * batch {
+            gates.extend_from_slice(b);
+        }
         let mut c = vec![T::zero(); steps * bh];
         let mut tc = vec![T::zero(); steps * bh];
         let mut hs = vec![T::zero(); steps * bh];
-        for row in gates.chunks_exact_mut(g4) {
-            row.copy_from_slice(b);
-        }
         // Input projection of every step at once.
         T::gemm(steps * batch, i_sz, g4, T::one(), &x, false, w, true, T::one(), &mut gates);
         for t in 0..steps {

@@ -22,5 +22,7 @@ pub mod train;
 
 pub use graph::GraphConv;
 pub use graph_model::{GraphInput, GraphModel, GraphSpec};
+pub use lstm_model::{LstmInput, LstmModel, LstmSpec};
 pub use model::{layout_of, DropoutCtx, Model, ParamTensor};
 pub use real::Real;
+pub use train::{class_weights, macro_f1, predict_proba, train, EpochReport, TrainConfig, TrainOutcome};

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// Rows per parallel task in evaluation and prediction. Fixed, so results never depend on
 /// the thread count.
-const EVAL_CHUNK: usize = 64;
+const EVAL_CHUNK: usize = 32;
 
 /// Training hyper-parameters. `Default` gives the SPEC values.
 #[derive(Debug, Clone, PartialEq)]
@@ -251,7 +251,7 @@ fn validate<M: Model<f32>>(
 /// (which never use `u64::MAX` as a sample index).
 fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut key = [0u8; 32];
-    for (i, w) in [seed, epoch, u64::MAX, 0x5348_5546_464C_45].into_iter().enumerate() {
+    for (i, w) in [seed, epoch, u64::MAX, 0x0053_4855_4646_4C45].into_iter().enumerate() {
         key[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
     let mut rng = ChaCha8Rng::from_seed(key);
