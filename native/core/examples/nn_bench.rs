@@ -14,11 +14,17 @@ use std::time::Instant;
 
 fn data(n: usize, spec: &LstmSpec, seed: u64) -> (Vec<f32>, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f32> = (0..n * spec.window * spec.features).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let y: Vec<u32> = (0..n).map(|i| {
-        let s: f32 = (0..spec.window).map(|t| x[(i * spec.window + t) * spec.features]).sum();
-        ((s > 0.0) as u32) * 2 + (x[i * spec.window * spec.features + 1] > 0.0) as u32
-    }).collect();
+    let x: Vec<f32> = (0..n * spec.window * spec.features)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let y: Vec<u32> = (0..n)
+        .map(|i| {
+            let s: f32 = (0..spec.window)
+                .map(|t| x[(i * spec.window + t) * spec.features])
+                .sum();
+            ((s > 0.0) as u32) * 2 + (x[i * spec.window * spec.features + 1] > 0.0) as u32
+        })
+        .collect();
     (x, y)
 }
 
@@ -26,19 +32,50 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n_train: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4096);
     let epochs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
-    let chunk: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(TrainConfig::default().chunk);
-    let spec = LstmSpec { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 4, dropout: 0.3 };
+    let chunk: usize = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(TrainConfig::default().chunk);
+    let spec = LstmSpec {
+        features: 6,
+        window: 30,
+        hidden1: 64,
+        hidden2: 32,
+        classes: 4,
+        dropout: 0.3,
+    };
     let model = LstmModel::new(spec).unwrap();
     let (x, y) = data(n_train, &spec, 1);
     let (vx, vy) = data(64, &spec, 2);
     let (ix, _) = data(8192, &spec, 3);
-    let (tx, vxi, ixi) = (model.input(&x).unwrap(), model.input(&vx).unwrap(), model.input(&ix).unwrap());
-    println!("lstm {spec:?}, {} params, batch 64, chunk {chunk}", model.param_count());
+    let (tx, vxi, ixi) = (
+        model.input(&x).unwrap(),
+        model.input(&vx).unwrap(),
+        model.input(&ix).unwrap(),
+    );
+    println!(
+        "lstm {spec:?}, {} params, batch 64, chunk {chunk}",
+        model.param_count()
+    );
 
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let cfg = TrainConfig { max_epochs: epochs, patience: 0, chunk, ..TrainConfig::default() };
-        let out = pool.install(|| train(&model, model.init(0), &tx, &y, &vxi, &vy, &cfg, &mut |_| true)).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let cfg = TrainConfig {
+            max_epochs: epochs,
+            patience: 0,
+            chunk,
+            ..TrainConfig::default()
+        };
+        let out = pool
+            .install(|| {
+                train(&model, model.init(0), &tx, &y, &vxi, &vy, &cfg, &mut |_| {
+                    true
+                })
+            })
+            .unwrap();
         // The first epoch warms caches and the allocator; report the rest.
         let secs: f64 = out.history.iter().skip(1).map(|r| r.seconds).sum();
         let done = n_train * (out.history.len() - 1);
@@ -59,6 +96,9 @@ fn main() {
             reps += 1;
         }
         let secs = t0.elapsed().as_secs_f64();
-        println!("inference {threads} thread(s): {:8.0} seq/s", (reps * 8192) as f64 / secs);
+        println!(
+            "inference {threads} thread(s): {:8.0} seq/s",
+            (reps * 8192) as f64 / secs
+        );
     }
 }

@@ -130,7 +130,17 @@ impl GridView<'_> {
     /// Every column as long as `present`.
     pub fn check(&self) -> Result<(), crate::DataError> {
         let n = self.len();
-        let f = [self.open, self.high, self.low, self.close, self.volume, self.quote_volume, self.trades, self.taker_buy_base, self.taker_buy_quote];
+        let f = [
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+            self.quote_volume,
+            self.trades,
+            self.taker_buy_base,
+            self.taker_buy_quote,
+        ];
         if f.iter().any(|c| c.len() != n) || self.n_sub.len() != n || self.n_expected.len() != n {
             return Err(crate::DataError::arg("grid columns have different lengths"));
         }
@@ -172,7 +182,9 @@ impl GridBars {
     }
     /// Bit-for-bit equality (NaN equals NaN), for determinism checks.
     pub fn same_bits(&self, o: &GridBars) -> bool {
-        let f = |a: &Vec<f64>, b: &Vec<f64>| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        let f = |a: &Vec<f64>, b: &Vec<f64>| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
         self.interval_ms == o.interval_ms
             && self.start == o.start
             && f(&self.open, &o.open)

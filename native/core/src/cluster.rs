@@ -72,7 +72,12 @@ pub enum CovType {
 }
 
 impl CovType {
-    pub const ALL: [CovType; 4] = [CovType::Full, CovType::Diag, CovType::Tied, CovType::Spherical];
+    pub const ALL: [CovType; 4] = [
+        CovType::Full,
+        CovType::Diag,
+        CovType::Tied,
+        CovType::Spherical,
+    ];
 
     /// scikit-learn's name: "full", "diag", "tied", "spherical".
     pub fn name(self) -> &'static str {
@@ -121,10 +126,18 @@ fn check_points(x: &[f64], n: usize, d: usize) -> Result<(), DataError> {
         return arg("Expected at least 1 point but received n = 0".into());
     }
     if n.checked_mul(d) != Some(x.len()) {
-        return arg(format!("Expected x of length n × d = {n} × {d} but received length {}", x.len()));
+        return arg(format!(
+            "Expected x of length n × d = {n} × {d} but received length {}",
+            x.len()
+        ));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return arg(format!("Expected finite values in x but received {} at row {}, column {}", x[i], i / d, i % d));
+        return arg(format!(
+            "Expected finite values in x but received {} at row {}, column {}",
+            x[i],
+            i / d,
+            i % d
+        ));
     }
     Ok(())
 }
@@ -134,7 +147,9 @@ fn check_k(k: usize, n: usize) -> Result<(), DataError> {
         return arg("Expected k >= 1 clusters but received 0".into());
     }
     if k > n {
-        return arg(format!("Expected at least k = {k} points but received n = {n}"));
+        return arg(format!(
+            "Expected at least k = {k} points but received n = {n}"
+        ));
     }
     Ok(())
 }
@@ -174,7 +189,10 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 
 /// Σ v in a fixed association (row order within a task, task order across tasks).
 fn det_sum(v: &[f64]) -> f64 {
-    let parts: Vec<f64> = v.par_chunks(task_rows(v.len())).map(|c| c.iter().sum::<f64>()).collect();
+    let parts: Vec<f64> = v
+        .par_chunks(task_rows(v.len()))
+        .map(|c| c.iter().sum::<f64>())
+        .collect();
     parts.iter().sum()
 }
 
@@ -204,7 +222,13 @@ pub struct KMeans {
 }
 
 /// k-means++ seeding of k centers from the n × d row-major points.
-pub fn kmeans_pp_init(x: &[f64], n: usize, d: usize, k: usize, seed: u64) -> Result<Vec<f64>, DataError> {
+pub fn kmeans_pp_init(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<f64>, DataError> {
     check_points(x, n, d)?;
     check_k(k, n)?;
     Ok(pp_seed(x, n, d, k, &mut rng_stream(seed, 0)))
@@ -219,11 +243,14 @@ fn pp_seed(x: &[f64], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec
     centers.extend_from_slice(row(x, d, first));
     let c0 = row(x, d, first);
     let mut closest = vec![0.0; n];
-    closest.par_chunks_mut(rows).zip(x.par_chunks(rows * d)).for_each(|(o, xb)| {
-        for (oi, xi) in o.iter_mut().zip(xb.chunks_exact(d)) {
-            *oi = sq_dist(xi, c0);
-        }
-    });
+    closest
+        .par_chunks_mut(rows)
+        .zip(x.par_chunks(rows * d))
+        .for_each(|(o, xb)| {
+            for (oi, xi) in o.iter_mut().zip(xb.chunks_exact(d)) {
+                *oi = sq_dist(xi, c0);
+            }
+        });
     let mut cum = vec![0.0; n];
     for _ in 1..k {
         let mut acc = 0.0;
@@ -249,11 +276,14 @@ fn pp_seed(x: &[f64], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec
             };
             let c = row(x, d, cand);
             let mut dist = vec![0.0; n];
-            dist.par_chunks_mut(rows).zip(closest.par_chunks(rows)).zip(x.par_chunks(rows * d)).for_each(|((o, cl), xb)| {
-                for ((oi, &ci), xi) in o.iter_mut().zip(cl).zip(xb.chunks_exact(d)) {
-                    *oi = ci.min(sq_dist(xi, c));
-                }
-            });
+            dist.par_chunks_mut(rows)
+                .zip(closest.par_chunks(rows))
+                .zip(x.par_chunks(rows * d))
+                .for_each(|((o, cl), xb)| {
+                    for ((oi, &ci), xi) in o.iter_mut().zip(cl).zip(xb.chunks_exact(d)) {
+                        *oi = ci.min(sq_dist(xi, c));
+                    }
+                });
             let pot = det_sum(&dist);
             if best.as_ref().is_none_or(|b| pot < b.0) {
                 best = Some((pot, cand, dist));
@@ -269,21 +299,25 @@ fn pp_seed(x: &[f64], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec
 /// Nearest center of every point (ties to the lowest index) and its squared distance.
 fn assign(x: &[f64], d: usize, centers: &[f64], labels: &mut [usize], dist: &mut [f64]) {
     let rows = task_rows(labels.len());
-    labels.par_chunks_mut(rows).zip(dist.par_chunks_mut(rows)).zip(x.par_chunks(rows * d)).for_each(|((lb, ds), xb)| {
-        for ((l, di), xi) in lb.iter_mut().zip(ds.iter_mut()).zip(xb.chunks_exact(d)) {
-            let mut best = 0;
-            let mut bd = sq_dist(xi, &centers[..d]);
-            for (c, cc) in centers.chunks_exact(d).enumerate().skip(1) {
-                let dc = sq_dist(xi, cc);
-                if dc < bd {
-                    best = c;
-                    bd = dc;
+    labels
+        .par_chunks_mut(rows)
+        .zip(dist.par_chunks_mut(rows))
+        .zip(x.par_chunks(rows * d))
+        .for_each(|((lb, ds), xb)| {
+            for ((l, di), xi) in lb.iter_mut().zip(ds.iter_mut()).zip(xb.chunks_exact(d)) {
+                let mut best = 0;
+                let mut bd = sq_dist(xi, &centers[..d]);
+                for (c, cc) in centers.chunks_exact(d).enumerate().skip(1) {
+                    let dc = sq_dist(xi, cc);
+                    if dc < bd {
+                        best = c;
+                        bd = dc;
+                    }
                 }
+                *l = best;
+                *di = bd;
             }
-            *l = best;
-            *di = bd;
-        }
-    });
+        });
 }
 
 /// Per-cluster coordinate sums (k × d) and counts.
@@ -318,7 +352,14 @@ fn cluster_sums(x: &[f64], d: usize, k: usize, labels: &[usize]) -> (Vec<f64>, V
 }
 
 /// Give every empty cluster the point farthest from its center (see the module docs).
-fn relocate_empty(x: &[f64], d: usize, labels: &[usize], dist: &[f64], sums: &mut [f64], counts: &mut [usize]) {
+fn relocate_empty(
+    x: &[f64],
+    d: usize,
+    labels: &[usize],
+    dist: &[f64],
+    sums: &mut [f64],
+    counts: &mut [usize],
+) {
     let empty: Vec<usize> = (0..counts.len()).filter(|&c| counts[c] == 0).collect();
     if empty.is_empty() {
         return;
@@ -353,7 +394,12 @@ fn inertia_of(x: &[f64], d: usize, centers: &[f64], labels: &[usize]) -> f64 {
     let parts: Vec<f64> = x
         .par_chunks(rows * d)
         .zip(labels.par_chunks(rows))
-        .map(|(xb, lb)| xb.chunks_exact(d).zip(lb).map(|(xi, &l)| sq_dist(xi, row(centers, d, l))).sum::<f64>())
+        .map(|(xb, lb)| {
+            xb.chunks_exact(d)
+                .zip(lb)
+                .map(|(xi, &l)| sq_dist(xi, row(centers, d, l)))
+                .sum::<f64>()
+        })
         .collect();
     parts.iter().sum()
 }
@@ -371,7 +417,11 @@ fn lloyd(x: &[f64], n: usize, d: usize, k: usize, init: &[f64], max_iter: usize)
         assign(x, d, &centers, &mut labels, &mut dist);
         let (mut sums, mut counts) = cluster_sums(x, d, k, &labels);
         relocate_empty(x, d, &labels, &dist, &mut sums, &mut counts);
-        for ((c, s), &m) in centers.chunks_exact_mut(d).zip(sums.chunks_exact(d)).zip(&counts) {
+        for ((c, s), &m) in centers
+            .chunks_exact_mut(d)
+            .zip(sums.chunks_exact(d))
+            .zip(&counts)
+        {
             if m > 0 {
                 let m = m as f64;
                 for (ci, si) in c.iter_mut().zip(s) {
@@ -389,19 +439,39 @@ fn lloyd(x: &[f64], n: usize, d: usize, k: usize, init: &[f64], max_iter: usize)
         assign(x, d, &centers, &mut labels, &mut dist);
     }
     let inertia = inertia_of(x, d, &centers, &labels);
-    KMeans { centers, labels, inertia, n_iter, converged }
+    KMeans {
+        centers,
+        labels,
+        inertia,
+        n_iter,
+        converged,
+    }
 }
 
 /// Lloyd iterations from the given centers until assignments stop changing (or max_iter).
-pub fn kmeans(x: &[f64], n: usize, d: usize, centers: &[f64], max_iter: usize) -> Result<KMeans, DataError> {
+pub fn kmeans(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    centers: &[f64],
+    max_iter: usize,
+) -> Result<KMeans, DataError> {
     check_points(x, n, d)?;
     if centers.is_empty() || !centers.len().is_multiple_of(d) {
-        return arg(format!("Expected initial centers of length k × d (d = {d}) but received length {}", centers.len()));
+        return arg(format!(
+            "Expected initial centers of length k × d (d = {d}) but received length {}",
+            centers.len()
+        ));
     }
     let k = centers.len() / d;
     check_k(k, n)?;
     if let Some(i) = centers.iter().position(|v| !v.is_finite()) {
-        return arg(format!("Expected finite initial centers but received {} at center {}, column {}", centers[i], i / d, i % d));
+        return arg(format!(
+            "Expected finite initial centers but received {} at center {}, column {}",
+            centers[i],
+            i / d,
+            i % d
+        ));
     }
     if max_iter == 0 {
         return arg("Expected max_iter >= 1 but received 0".into());
@@ -422,7 +492,12 @@ pub struct KMeansOptions {
 impl KMeansOptions {
     /// k clusters, 10 restarts, at most 300 iterations, seed 0.
     pub fn new(k: usize) -> Self {
-        KMeansOptions { k, n_init: 10, max_iter: 300, seed: 0 }
+        KMeansOptions {
+            k,
+            n_init: 10,
+            max_iter: 300,
+            seed: 0,
+        }
     }
 }
 
@@ -475,7 +550,15 @@ impl GmmOptions {
     /// scikit-learn's defaults: full covariance, 100 iterations, tol 1e-3, reg_covar 1e-6, one
     /// initialisation; seed 0.
     pub fn new(k: usize) -> Self {
-        GmmOptions { k, cov_type: CovType::Full, max_iter: 100, tol: 1e-3, reg_covar: 1e-6, n_init: 1, seed: 0 }
+        GmmOptions {
+            k,
+            cov_type: CovType::Full,
+            max_iter: 100,
+            tol: 1e-3,
+            reg_covar: 1e-6,
+            n_init: 1,
+            seed: 0,
+        }
     }
 }
 
@@ -586,7 +669,13 @@ impl Factors {
                 (f, ln)
             }
         };
-        Ok(Factors { cov_type, k, d, f, log_norm })
+        Ok(Factors {
+            cov_type,
+            k,
+            d,
+            f,
+            log_norm,
+        })
     }
 
     /// out[c] = ln N(xi | μ_c, Σ_c); `y` is d values of scratch.
@@ -596,7 +685,11 @@ impl Factors {
             let mu = &means[c * d..(c + 1) * d];
             let q = match self.cov_type {
                 CovType::Full | CovType::Tied => {
-                    let l = if self.cov_type == CovType::Full { &self.f[c * d * d..(c + 1) * d * d] } else { &self.f[..] };
+                    let l = if self.cov_type == CovType::Full {
+                        &self.f[c * d * d..(c + 1) * d * d]
+                    } else {
+                        &self.f[..]
+                    };
                     // y = L⁻¹(x − μ) by forward substitution; q = ‖y‖².
                     let mut q = 0.0;
                     for i in 0..d {
@@ -628,7 +721,15 @@ impl Factors {
 
 /// Weighted log-probabilities ln w_c + ln N(x_i | c) into `out` (n × k), then `finish` per row
 /// (which rewrites the row and returns a value); returns the per-row values.
-fn per_row<F>(x: &[f64], d: usize, fac: &Factors, means: &[f64], log_w: &[f64], out: &mut [f64], finish: F) -> Vec<f64>
+fn per_row<F>(
+    x: &[f64],
+    d: usize,
+    fac: &Factors,
+    means: &[f64],
+    log_w: &[f64],
+    out: &mut [f64],
+    finish: F,
+) -> Vec<f64>
 where
     F: Fn(&mut [f64]) -> f64 + Sync,
 {
@@ -636,21 +737,35 @@ where
     let n = x.len() / d;
     let rows = task_rows(n);
     let mut vals = vec![0.0; n];
-    out.par_chunks_mut(rows * k).zip(x.par_chunks(rows * d)).zip(vals.par_chunks_mut(rows)).for_each(|((ob, xb), vb)| {
-        let mut y = vec![0.0; d];
-        for ((oi, xi), vi) in ob.chunks_exact_mut(k).zip(xb.chunks_exact(d)).zip(vb.iter_mut()) {
-            fac.log_pdf(xi, means, oi, &mut y);
-            for (o, lw) in oi.iter_mut().zip(log_w) {
-                *o += lw;
+    out.par_chunks_mut(rows * k)
+        .zip(x.par_chunks(rows * d))
+        .zip(vals.par_chunks_mut(rows))
+        .for_each(|((ob, xb), vb)| {
+            let mut y = vec![0.0; d];
+            for ((oi, xi), vi) in ob
+                .chunks_exact_mut(k)
+                .zip(xb.chunks_exact(d))
+                .zip(vb.iter_mut())
+            {
+                fac.log_pdf(xi, means, oi, &mut y);
+                for (o, lw) in oi.iter_mut().zip(log_w) {
+                    *o += lw;
+                }
+                *vi = finish(oi);
             }
-            *vi = finish(oi);
-        }
-    });
+        });
     vals
 }
 
 /// E-step: responsibilities into `resp` (n × k); returns ln p(x_i) per point.
-fn e_step(x: &[f64], d: usize, fac: &Factors, means: &[f64], log_w: &[f64], resp: &mut [f64]) -> Vec<f64> {
+fn e_step(
+    x: &[f64],
+    d: usize,
+    fac: &Factors,
+    means: &[f64],
+    log_w: &[f64],
+    resp: &mut [f64],
+) -> Vec<f64> {
     per_row(x, d, fac, means, log_w, resp, |r| {
         let lse = logsumexp(r);
         for v in r.iter_mut() {
@@ -661,7 +776,14 @@ fn e_step(x: &[f64], d: usize, fac: &Factors, means: &[f64], log_w: &[f64], resp
 }
 
 /// M-step from responsibilities: (N_k, means, covariances). N_k includes scikit-learn's 10·ε.
-fn m_step(x: &[f64], d: usize, k: usize, resp: &[f64], cov_type: CovType, reg: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+fn m_step(
+    x: &[f64],
+    d: usize,
+    k: usize,
+    resp: &[f64],
+    cov_type: CovType,
+    reg: f64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = x.len() / d;
     let rows = task_rows(n);
     // Pass 1: N_k and Σ r x.
@@ -721,7 +843,11 @@ fn m_step(x: &[f64], d: usize, k: usize, resp: &[f64], cov_type: CovType, reg: f
                     }
                     match cov_type {
                         CovType::Full | CovType::Tied => {
-                            let base = if cov_type == CovType::Full { c * d * d } else { 0 };
+                            let base = if cov_type == CovType::Full {
+                                c * d * d
+                            } else {
+                                0
+                            };
                             for i in 0..d {
                                 let ri = r * diff[i];
                                 let srow = &mut s[base + i * d..base + i * d + i + 1];
@@ -747,11 +873,17 @@ fn m_step(x: &[f64], d: usize, k: usize, resp: &[f64], cov_type: CovType, reg: f
     }
     let covars = match cov_type {
         CovType::Full | CovType::Tied => {
-            let (blocks, div): (usize, Vec<f64>) =
-                if cov_type == CovType::Full { (k, nk.clone()) } else { (1, vec![nk.iter().sum::<f64>()]) };
+            let (blocks, div): (usize, Vec<f64>) = if cov_type == CovType::Full {
+                (k, nk.clone())
+            } else {
+                (1, vec![nk.iter().sum::<f64>()])
+            };
             let mut cov = vec![0.0; blocks * d * d];
             for b in 0..blocks {
-                let (src, dst) = (&s[b * d * d..(b + 1) * d * d], &mut cov[b * d * d..(b + 1) * d * d]);
+                let (src, dst) = (
+                    &s[b * d * d..(b + 1) * d * d],
+                    &mut cov[b * d * d..(b + 1) * d * d],
+                );
                 for i in 0..d {
                     for j in 0..=i {
                         let v = src[i * d + j] / div[b];
@@ -780,7 +912,11 @@ fn m_step(x: &[f64], d: usize, k: usize, resp: &[f64], cov_type: CovType, reg: f
 }
 
 fn ill_defined(c: usize, cov_type: CovType, restart: usize, iter: usize) -> DataError {
-    let which = if cov_type == CovType::Tied { "the tied covariance".to_string() } else { format!("component {c}") };
+    let which = if cov_type == CovType::Tied {
+        "the tied covariance".to_string()
+    } else {
+        format!("component {c}")
+    };
     DataError::arg(format!(
         "gmm_fit: {which} has an ill-defined covariance (not positive definite) in restart {restart} at EM iteration \
          {iter}, for instance from singleton or collapsed samples; use fewer components, a larger reg_covar, or scaled data"
@@ -798,7 +934,13 @@ struct EmRun {
 }
 
 /// One restart: k-means labelling, one-hot responsibilities, EM.
-fn em_run(x: &[f64], n: usize, d: usize, o: &GmmOptions, restart: usize) -> Result<EmRun, DataError> {
+fn em_run(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    o: &GmmOptions,
+    restart: usize,
+) -> Result<EmRun, DataError> {
     let k = o.k;
     let centers = pp_seed(x, n, d, k, &mut rng_stream(o.seed, restart as u64));
     let km = lloyd(x, n, d, k, &centers, GMM_KMEANS_MAX_ITER);
@@ -808,7 +950,8 @@ fn em_run(x: &[f64], n: usize, d: usize, o: &GmmOptions, restart: usize) -> Resu
     }
     let (mut weights, mut means, mut covars) = m_step(x, d, k, &resp, o.cov_type, o.reg_covar);
     weights.iter_mut().for_each(|w| *w /= n as f64);
-    let mut fac = Factors::new(o.cov_type, k, d, &covars).map_err(|c| ill_defined(c, o.cov_type, restart, 0))?;
+    let mut fac = Factors::new(o.cov_type, k, d, &covars)
+        .map_err(|c| ill_defined(c, o.cov_type, restart, 0))?;
     let mut lower_bound = f64::NEG_INFINITY;
     let mut history = Vec::new();
     let mut n_iter = 0;
@@ -826,7 +969,8 @@ fn em_run(x: &[f64], n: usize, d: usize, o: &GmmOptions, restart: usize) -> Resu
         weights = w.iter().map(|v| v / total).collect();
         means = m;
         covars = c;
-        fac = Factors::new(o.cov_type, k, d, &covars).map_err(|c| ill_defined(c, o.cov_type, restart, it))?;
+        fac = Factors::new(o.cov_type, k, d, &covars)
+            .map_err(|c| ill_defined(c, o.cov_type, restart, it))?;
         lower_bound = lb;
         history.push(lb);
         n_iter = it;
@@ -835,7 +979,15 @@ fn em_run(x: &[f64], n: usize, d: usize, o: &GmmOptions, restart: usize) -> Resu
             break;
         }
     }
-    Ok(EmRun { weights, means, covars, lower_bound, history, n_iter, converged })
+    Ok(EmRun {
+        weights,
+        means,
+        covars,
+        lower_bound,
+        history,
+        n_iter,
+        converged,
+    })
 }
 
 /// Fit a Gaussian mixture by EM (see the module docs); `n_init` restarts run in parallel and the
@@ -850,16 +1002,25 @@ pub fn gmm_fit(x: &[f64], n: usize, d: usize, o: &GmmOptions) -> Result<Gmm, Dat
         return arg(format!("Expected a finite tol >= 0 but received {}", o.tol));
     }
     if !(o.reg_covar >= 0.0 && o.reg_covar.is_finite()) {
-        return arg(format!("Expected a finite reg_covar >= 0 but received {}", o.reg_covar));
+        return arg(format!(
+            "Expected a finite reg_covar >= 0 but received {}",
+            o.reg_covar
+        ));
     }
     if o.n_init == 0 {
         return arg("Expected n_init >= 1 but received 0".into());
     }
-    let runs: Vec<Result<EmRun, DataError>> = (0..o.n_init).into_par_iter().map(|r| em_run(x, n, d, o, r)).collect();
+    let runs: Vec<Result<EmRun, DataError>> = (0..o.n_init)
+        .into_par_iter()
+        .map(|r| em_run(x, n, d, o, r))
+        .collect();
     let mut best: Option<EmRun> = None;
     for run in runs {
         let run = run?;
-        if best.as_ref().is_none_or(|b| run.lower_bound > b.lower_bound) {
+        if best
+            .as_ref()
+            .is_none_or(|b| run.lower_bound > b.lower_bound)
+        {
             best = Some(run);
         }
     }
@@ -908,10 +1069,15 @@ impl Gmm {
         }
         let sum: f64 = weights.iter().sum();
         if (sum - 1.0).abs() > 1e-8 {
-            return arg(format!("Expected mixture weights summing to 1 but received a sum of {sum}"));
+            return arg(format!(
+                "Expected mixture weights summing to 1 but received a sum of {sum}"
+            ));
         }
         if means.len() != k * d {
-            return arg(format!("Expected means of length k × d = {k} × {d} but received length {}", means.len()));
+            return arg(format!(
+                "Expected means of length k × d = {k} × {d} but received length {}",
+                means.len()
+            ));
         }
         if let Some(m) = means.iter().find(|m| !m.is_finite()) {
             return arg(format!("Expected finite means but received {m}"));
@@ -952,8 +1118,14 @@ impl Gmm {
 
     fn factors(&self) -> Result<Factors, DataError> {
         Factors::new(self.cov_type, self.k(), self.d, &self.covars).map_err(|c| {
-            let which = if self.cov_type == CovType::Tied { "the tied covariance".to_string() } else { format!("the covariance of component {c}") };
-            DataError::arg(format!("Expected positive definite covariances but {which} is not"))
+            let which = if self.cov_type == CovType::Tied {
+                "the tied covariance".to_string()
+            } else {
+                format!("the covariance of component {c}")
+            };
+            DataError::arg(format!(
+                "Expected positive definite covariances but {which} is not"
+            ))
         })
     }
 
@@ -968,7 +1140,15 @@ impl Gmm {
 
     fn score_samples_unchecked(&self, x: &[f64], fac: &Factors) -> Vec<f64> {
         let mut buf = vec![0.0; x.len() / self.d * self.k()];
-        per_row(x, self.d, fac, &self.means, &self.log_weights(), &mut buf, |r| logsumexp(r))
+        per_row(
+            x,
+            self.d,
+            fac,
+            &self.means,
+            &self.log_weights(),
+            &mut buf,
+            |r| logsumexp(r),
+        )
     }
 
     /// Number of free parameters (scikit-learn's `_n_parameters`): covariance parameters
@@ -1017,15 +1197,23 @@ impl Gmm {
         let fac = self.check_x(x, n)?;
         let k = self.k();
         let mut buf = vec![0.0; n * k];
-        let best = per_row(x, self.d, &fac, &self.means, &self.log_weights(), &mut buf, |r| {
-            let mut b = 0;
-            for c in 1..r.len() {
-                if r[c] > r[b] {
-                    b = c;
+        let best = per_row(
+            x,
+            self.d,
+            &fac,
+            &self.means,
+            &self.log_weights(),
+            &mut buf,
+            |r| {
+                let mut b = 0;
+                for c in 1..r.len() {
+                    if r[c] > r[b] {
+                        b = c;
+                    }
                 }
-            }
-            b as f64
-        });
+                b as f64
+            },
+        );
         Ok(best.into_iter().map(|b| b as usize).collect())
     }
 
@@ -1069,7 +1257,10 @@ fn encode_labels(labels: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let mut uniq = labels.to_vec();
     uniq.sort_unstable();
     uniq.dedup();
-    let dense: Vec<usize> = labels.iter().map(|l| uniq.binary_search(l).expect("present")).collect();
+    let dense: Vec<usize> = labels
+        .iter()
+        .map(|l| uniq.binary_search(l).expect("present"))
+        .collect();
     let mut sizes = vec![0usize; uniq.len()];
     for &c in &dense {
         sizes[c] += 1;
@@ -1079,7 +1270,10 @@ fn encode_labels(labels: &[usize]) -> (Vec<usize>, Vec<usize>) {
 
 fn check_labels(labels: &[usize], n: usize, n_clusters: usize) -> Result<(), DataError> {
     if labels.len() != n {
-        return arg(format!("Expected {n} labels (one per point) but received {}", labels.len()));
+        return arg(format!(
+            "Expected {n} labels (one per point) but received {}",
+            labels.len()
+        ));
     }
     if n_clusters < 2 || n_clusters > n - 1 {
         return arg(format!(
@@ -1125,10 +1319,18 @@ fn silhouette_dense(x: &[f64], n: usize, d: usize, lab: &[usize], sizes: &[usize
 }
 
 /// Silhouette value s_i of every point (Euclidean). O(n²·d), parallel over points.
-pub fn silhouette_samples(x: &[f64], n: usize, d: usize, labels: &[usize]) -> Result<Vec<f64>, DataError> {
+pub fn silhouette_samples(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    labels: &[usize],
+) -> Result<Vec<f64>, DataError> {
     check_points(x, n, d)?;
     if labels.len() != n {
-        return arg(format!("Expected {n} labels (one per point) but received {}", labels.len()));
+        return arg(format!(
+            "Expected {n} labels (one per point) but received {}",
+            labels.len()
+        ));
     }
     let (dense, sizes) = encode_labels(labels);
     check_labels(labels, n, sizes.len())?;
@@ -1157,27 +1359,51 @@ pub fn sample_indices(n: usize, sample_size: usize, seed: u64) -> Vec<usize> {
 
 /// Silhouette of all points, or with `sample = Some((size, seed))` and size < n, of a seeded
 /// random subset of `size` points computed within that subset (scikit-learn's `sample_size`).
-pub fn silhouette(x: &[f64], n: usize, d: usize, labels: &[usize], sample: Option<(usize, u64)>) -> Result<Silhouette, DataError> {
+pub fn silhouette(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    labels: &[usize],
+    sample: Option<(usize, u64)>,
+) -> Result<Silhouette, DataError> {
     check_points(x, n, d)?;
     if labels.len() != n {
-        return arg(format!("Expected {n} labels (one per point) but received {}", labels.len()));
+        return arg(format!(
+            "Expected {n} labels (one per point) but received {}",
+            labels.len()
+        ));
     }
     match sample {
-        Some((size, _)) if size < 2 => arg(format!("Expected a sample size >= 2 but received {size}")),
+        Some((size, _)) if size < 2 => {
+            arg(format!("Expected a sample size >= 2 but received {size}"))
+        }
         Some((size, seed)) if size < n => {
             let idx = sample_indices(n, size, seed);
-            let xs: Vec<f64> = idx.iter().flat_map(|&i| row(x, d, i).iter().copied()).collect();
+            let xs: Vec<f64> = idx
+                .iter()
+                .flat_map(|&i| row(x, d, i).iter().copied())
+                .collect();
             let ls: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
             let (dense, sizes) = encode_labels(&ls);
-            check_labels(&ls, size, sizes.len()).map_err(|e| DataError::arg(format!("in the sample of {size} points (seed {seed}): {e}")))?;
+            check_labels(&ls, size, sizes.len()).map_err(|e| {
+                DataError::arg(format!("in the sample of {size} points (seed {seed}): {e}"))
+            })?;
             let samples = silhouette_dense(&xs, size, d, &dense, &sizes);
-            Ok(Silhouette { score: det_sum(&samples) / size as f64, samples, indices: Some(idx) })
+            Ok(Silhouette {
+                score: det_sum(&samples) / size as f64,
+                samples,
+                indices: Some(idx),
+            })
         }
         _ => {
             let (dense, sizes) = encode_labels(labels);
             check_labels(labels, n, sizes.len())?;
             let samples = silhouette_dense(x, n, d, &dense, &sizes);
-            Ok(Silhouette { score: det_sum(&samples) / n as f64, samples, indices: None })
+            Ok(Silhouette {
+                score: det_sum(&samples) / n as f64,
+                samples,
+                indices: None,
+            })
         }
     }
 }
@@ -1185,22 +1411,38 @@ pub fn silhouette(x: &[f64], n: usize, d: usize, labels: &[usize], sample: Optio
 /// Naive silhouette for tests: the full distance matrix, then a_i and b_i from their
 /// definitions, one cluster at a time.
 pub fn silhouette_samples_reference(x: &[f64], n: usize, d: usize, labels: &[usize]) -> Vec<f64> {
-    let dist: Vec<Vec<f64>> =
-        (0..n).map(|i| (0..n).map(|j| (0..d).map(|c| (x[i * d + c] - x[j * d + c]).powi(2)).sum::<f64>().sqrt()).collect()).collect();
+    let dist: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| {
+                    (0..d)
+                        .map(|c| (x[i * d + c] - x[j * d + c]).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect()
+        })
+        .collect();
     let mut clusters = labels.to_vec();
     clusters.sort_unstable();
     clusters.dedup();
     (0..n)
         .map(|i| {
             let mean_to = |c: usize, skip_self: bool| {
-                let members: Vec<usize> = (0..n).filter(|&j| labels[j] == c && !(skip_self && j == i)).collect();
+                let members: Vec<usize> = (0..n)
+                    .filter(|&j| labels[j] == c && !(skip_self && j == i))
+                    .collect();
                 members.iter().map(|&j| dist[i][j]).sum::<f64>() / members.len() as f64
             };
             if labels.iter().filter(|&&l| l == labels[i]).count() == 1 {
                 return 0.0;
             }
             let a = mean_to(labels[i], true);
-            let b = clusters.iter().filter(|&&c| c != labels[i]).map(|&c| mean_to(c, false)).fold(f64::INFINITY, f64::min);
+            let b = clusters
+                .iter()
+                .filter(|&&c| c != labels[i])
+                .map(|&c| mean_to(c, false))
+                .fold(f64::INFINITY, f64::min);
             if a.max(b) > 0.0 {
                 (b - a) / a.max(b)
             } else {
@@ -1220,7 +1462,9 @@ pub fn kmeans_reference(x: &[f64], n: usize, d: usize, init: &[f64], max_iter: u
     let nearest = |centers: &[f64], i: usize| {
         let mut best = (0, f64::INFINITY);
         for c in 0..k {
-            let dc: f64 = (0..d).map(|j| (x[i * d + j] - centers[c * d + j]).powi(2)).sum();
+            let dc: f64 = (0..d)
+                .map(|j| (x[i * d + j] - centers[c * d + j]).powi(2))
+                .sum();
             if dc < best.1 {
                 best = (c, dc);
             }
@@ -1258,8 +1502,20 @@ pub fn kmeans_reference(x: &[f64], n: usize, d: usize, init: &[f64], max_iter: u
     if !converged {
         labels = (0..n).map(|i| nearest(&centers, i).0).collect();
     }
-    let inertia = (0..n).map(|i| (0..d).map(|j| (x[i * d + j] - centers[labels[i] * d + j]).powi(2)).sum::<f64>()).sum();
-    KMeans { centers, labels, inertia, n_iter, converged }
+    let inertia = (0..n)
+        .map(|i| {
+            (0..d)
+                .map(|j| (x[i * d + j] - centers[labels[i] * d + j]).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    KMeans {
+        centers,
+        labels,
+        inertia,
+        n_iter,
+        converged,
+    }
 }
 
 #[cfg(test)]
@@ -1270,7 +1526,11 @@ mod tests {
     use rand_distr::{Distribution, StandardNormal};
 
     fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
     }
 
     fn bits(v: &[f64]) -> Vec<u64> {
@@ -1279,10 +1539,19 @@ mod tests {
 
     /// Points of Gaussian components N(means[c], covs[c]) (covs as d × d matrices), `counts[c]`
     /// each, interleaved in a seeded random order; returns (x, true labels).
-    fn mixture_sample(means: &[Vec<f64>], covs: &[Vec<f64>], counts: &[usize], seed: u64) -> (Vec<f64>, Vec<usize>) {
+    fn mixture_sample(
+        means: &[Vec<f64>],
+        covs: &[Vec<f64>],
+        counts: &[usize],
+        seed: u64,
+    ) -> (Vec<f64>, Vec<usize>) {
         let d = means[0].len();
         let mut rng = rng_stream(seed, 7);
-        let mut labels: Vec<usize> = counts.iter().enumerate().flat_map(|(c, &m)| std::iter::repeat_n(c, m)).collect();
+        let mut labels: Vec<usize> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &m)| std::iter::repeat_n(c, m))
+            .collect();
         for i in (1..labels.len()).rev() {
             let j = rng.random_range(0..=i);
             labels.swap(i, j);
@@ -1307,9 +1576,21 @@ mod tests {
     }
 
     /// Blobs of unit variance around well separated centers.
-    fn blobs(k: usize, d: usize, per: usize, spread: f64, seed: u64) -> (Vec<f64>, Vec<usize>, Vec<Vec<f64>>) {
+    fn blobs(
+        k: usize,
+        d: usize,
+        per: usize,
+        spread: f64,
+        seed: u64,
+    ) -> (Vec<f64>, Vec<usize>, Vec<Vec<f64>>) {
         let mut rng = rng_stream(seed, 99);
-        let means: Vec<Vec<f64>> = (0..k).map(|_| (0..d).map(|_| spread * (rng.random::<f64>() * 2.0 - 1.0)).collect()).collect();
+        let means: Vec<Vec<f64>> = (0..k)
+            .map(|_| {
+                (0..d)
+                    .map(|_| spread * (rng.random::<f64>() * 2.0 - 1.0))
+                    .collect()
+            })
+            .collect();
         let covs = vec![iso(d, 1.0); k];
         let (x, l) = mixture_sample(&means, &covs, &vec![per; k], seed);
         (x, l, means)
@@ -1319,7 +1600,9 @@ mod tests {
     fn same_partition(a: &[usize], b: &[usize]) -> bool {
         let mut ab = std::collections::HashMap::new();
         let mut ba = std::collections::HashMap::new();
-        a.iter().zip(b).all(|(&p, &q)| *ab.entry(p).or_insert(q) == q && *ba.entry(q).or_insert(p) == p)
+        a.iter()
+            .zip(b)
+            .all(|(&p, &q)| *ab.entry(p).or_insert(q) == q && *ba.entry(q).or_insert(p) == p)
     }
 
     // --------------------------------------------------------------------------------------
@@ -1333,7 +1616,10 @@ mod tests {
         assert_eq!(bits(&a), bits(&kmeans_pp_init(&x, n, 3, 5, 42).unwrap()));
         assert_ne!(bits(&a), bits(&kmeans_pp_init(&x, n, 3, 5, 43).unwrap()));
         for c in a.chunks_exact(3) {
-            assert!(x.chunks_exact(3).any(|r| r == c), "center {c:?} is not a data row");
+            assert!(
+                x.chunks_exact(3).any(|r| r == c),
+                "center {c:?} is not a data row"
+            );
         }
     }
 
@@ -1366,7 +1652,11 @@ mod tests {
             assert!(err < 0.25, "center {c} is {err} from its blob mean"); // SE ≈ √(4/300) ≈ 0.12
         }
         // Inertia ≈ n·d·σ² for unit-variance blobs.
-        assert!((km.inertia / (n * 4) as f64 - 1.0).abs() < 0.05, "inertia {}", km.inertia);
+        assert!(
+            (km.inertia / (n * 4) as f64 - 1.0).abs() < 0.05,
+            "inertia {}",
+            km.inertia
+        );
     }
 
     #[test]
@@ -1378,7 +1668,11 @@ mod tests {
             let init = kmeans_pp_init(&x, n, 3, 7, seed).unwrap();
             let fast = kmeans(&x, n, 3, &init, 300).unwrap();
             let slow = kmeans_reference(&x, n, 3, &init, 300);
-            assert!(fast.n_iter > 5, "seed {seed}: only {} iterations", fast.n_iter);
+            assert!(
+                fast.n_iter > 5,
+                "seed {seed}: only {} iterations",
+                fast.n_iter
+            );
             assert_eq!(fast.labels, slow.labels, "seed {seed}");
             assert_eq!(fast.n_iter, slow.n_iter);
             assert_eq!(fast.converged, slow.converged);
@@ -1393,7 +1687,10 @@ mod tests {
     fn lloyd_counts_the_last_iteration_and_breaks_ties_to_the_lowest_index() {
         let x = [0.0, 1.0, 10.0, 11.0];
         let km = kmeans(&x, 4, 1, &[0.0, 10.0], 300).unwrap();
-        assert_eq!((km.labels.clone(), km.n_iter, km.converged), (vec![0, 0, 1, 1], 2, true));
+        assert_eq!(
+            (km.labels.clone(), km.n_iter, km.converged),
+            (vec![0, 0, 1, 1], 2, true)
+        );
         assert_eq!(km.centers, vec![0.5, 10.5]);
         assert_eq!(km.inertia, 1.0);
         // The point 0 is equidistant from −1 and 1: it goes to center 0.
@@ -1439,16 +1736,47 @@ mod tests {
     fn kmeans_fit_keeps_the_lowest_inertia_and_restart_0_is_pp_then_lloyd() {
         let (x, _, _) = blobs(6, 3, 120, 5.0, 7);
         let n = x.len() / 3;
-        let o = KMeansOptions { k: 5, n_init: 6, max_iter: 300, seed: 11 };
+        let o = KMeansOptions {
+            k: 5,
+            n_init: 6,
+            max_iter: 300,
+            seed: 11,
+        };
         let best = kmeans_fit(&x, n, 3, &o).unwrap();
-        let runs: Vec<KMeans> = (0..6).map(|r| kmeans_fit(&x, n, 3, &KMeansOptions { n_init: 1, seed: 11, ..o }).map(|_| r).unwrap())
-            .map(|r| lloyd(&x, n, 3, 5, &pp_seed(&x, n, 3, 5, &mut rng_stream(11, r as u64)), 300))
+        let runs: Vec<KMeans> = (0..6)
+            .map(|r| {
+                kmeans_fit(
+                    &x,
+                    n,
+                    3,
+                    &KMeansOptions {
+                        n_init: 1,
+                        seed: 11,
+                        ..o
+                    },
+                )
+                .map(|_| r)
+                .unwrap()
+            })
+            .map(|r| {
+                lloyd(
+                    &x,
+                    n,
+                    3,
+                    5,
+                    &pp_seed(&x, n, 3, 5, &mut rng_stream(11, r as u64)),
+                    300,
+                )
+            })
             .collect();
         let min = runs.iter().map(|r| r.inertia).fold(f64::INFINITY, f64::min);
         assert_eq!(best.inertia, min);
         assert_eq!(best, *runs.iter().find(|r| r.inertia == min).unwrap());
         let one = kmeans_fit(&x, n, 3, &KMeansOptions { n_init: 1, ..o }).unwrap();
-        assert_eq!(one, kmeans(&x, n, 3, &kmeans_pp_init(&x, n, 3, 5, 11).unwrap(), 300).unwrap());
+        assert_eq!(
+            one,
+            kmeans(&x, n, 3, &kmeans_pp_init(&x, n, 3, 5, 11).unwrap(), 300).unwrap()
+        );
     }
 
     #[test]
@@ -1458,13 +1786,23 @@ mod tests {
         assert!(msg(kmeans(&x, 2, 2, &[0.0; 6], 10)).contains("at least k = 3 points"));
         assert!(msg(kmeans(&x, 4, 0, &[0.0], 10)).contains("d >= 1"));
         assert!(msg(kmeans(&x, 3, 1, &[0.0], 10)).contains("length n × d = 3 × 1"));
-        assert!(msg(kmeans(&[0.0, f64::NAN], 2, 1, &[0.0], 10)).contains("received NaN at row 1, column 0"));
+        assert!(msg(kmeans(&[0.0, f64::NAN], 2, 1, &[0.0], 10))
+            .contains("received NaN at row 1, column 0"));
         assert!(msg(kmeans(&x, 2, 2, &[0.0; 3], 10)).contains("length k × d"));
         assert!(msg(kmeans(&x, 2, 2, &[0.0, f64::INFINITY], 10)).contains("finite initial centers"));
         assert!(msg(kmeans(&x, 2, 2, &[0.0; 2], 0)).contains("max_iter >= 1"));
-        assert!(kmeans_pp_init(&x, 2, 2, 0, 0).unwrap_err().to_string().contains("k >= 1"));
-        assert!(kmeans_pp_init(&x, 2, 2, 3, 0).unwrap_err().to_string().contains("at least k = 3"));
-        let o = KMeansOptions { n_init: 0, ..KMeansOptions::new(1) };
+        assert!(kmeans_pp_init(&x, 2, 2, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("k >= 1"));
+        assert!(kmeans_pp_init(&x, 2, 2, 3, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("at least k = 3"));
+        let o = KMeansOptions {
+            n_init: 0,
+            ..KMeansOptions::new(1)
+        };
         assert!(msg(kmeans_fit(&x, 2, 2, &o)).contains("n_init >= 1"));
     }
 
@@ -1487,11 +1825,19 @@ mod tests {
     fn kmeans_is_bit_identical_at_1_and_2_threads() {
         let (x, _, _) = blobs(7, 5, 433, 4.0, 8); // n = 3031: several tasks, not a multiple of BLOCK
         let n = x.len() / 5;
-        let o = KMeansOptions { k: 6, n_init: 4, max_iter: 300, seed: 5 };
+        let o = KMeansOptions {
+            k: 6,
+            n_init: 4,
+            max_iter: 300,
+            seed: 5,
+        };
         let a = in_pool(1, || kmeans_fit(&x, n, 5, &o).unwrap());
         let b = in_pool(2, || kmeans_fit(&x, n, 5, &o).unwrap());
         assert_eq!(a.labels, b.labels);
-        assert_eq!((a.n_iter, a.inertia.to_bits()), (b.n_iter, b.inertia.to_bits()));
+        assert_eq!(
+            (a.n_iter, a.inertia.to_bits()),
+            (b.n_iter, b.inertia.to_bits())
+        );
         assert_eq!(bits(&a.centers), bits(&b.centers));
         let p1 = in_pool(1, || kmeans_pp_init(&x, n, 5, 9, 3).unwrap());
         let p2 = in_pool(2, || kmeans_pp_init(&x, n, 5, 9, 3).unwrap());
@@ -1504,11 +1850,19 @@ mod tests {
     /// Three components in 2-D with covariances of the family's shape.
     fn truth(cov_type: CovType, sep: f64) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>) {
         let means = vec![vec![0.0, 0.0], vec![sep, 0.5], vec![0.5, sep]];
-        let full = vec![vec![1.0, 0.6, 0.6, 2.0], vec![0.5, -0.2, -0.2, 0.3], vec![1.5, 0.0, 0.0, 1.5]];
+        let full = vec![
+            vec![1.0, 0.6, 0.6, 2.0],
+            vec![0.5, -0.2, -0.2, 0.3],
+            vec![1.5, 0.0, 0.0, 1.5],
+        ];
         let covs = match cov_type {
             CovType::Full => full,
             CovType::Tied => vec![full[0].clone(); 3],
-            CovType::Diag => vec![vec![1.0, 0.0, 0.0, 2.5], vec![0.4, 0.0, 0.0, 0.2], vec![2.0, 0.0, 0.0, 1.0]],
+            CovType::Diag => vec![
+                vec![1.0, 0.0, 0.0, 2.5],
+                vec![0.4, 0.0, 0.0, 0.2],
+                vec![2.0, 0.0, 0.0, 1.0],
+            ],
             CovType::Spherical => vec![iso(2, 1.0), iso(2, 0.3), iso(2, 2.0)],
         };
         (means, covs, vec![0.5, 0.3, 0.2])
@@ -1528,12 +1882,23 @@ mod tests {
         let d = g.d;
         let m: Vec<usize> = means
             .iter()
-            .map(|t| (0..g.k()).min_by(|&a, &b| sq_dist(&g.means[a * d..(a + 1) * d], t).total_cmp(&sq_dist(&g.means[b * d..(b + 1) * d], t))).unwrap())
+            .map(|t| {
+                (0..g.k())
+                    .min_by(|&a, &b| {
+                        sq_dist(&g.means[a * d..(a + 1) * d], t)
+                            .total_cmp(&sq_dist(&g.means[b * d..(b + 1) * d], t))
+                    })
+                    .unwrap()
+            })
             .collect();
         let mut s = m.clone();
         s.sort_unstable();
         s.dedup();
-        assert_eq!(s.len(), means.len(), "components do not match one to one: {m:?}");
+        assert_eq!(
+            s.len(),
+            means.len(),
+            "components do not match one to one: {m:?}"
+        );
         m
     }
 
@@ -1557,16 +1922,42 @@ mod tests {
             let counts: Vec<usize> = w.iter().map(|p| (p * 9000.0) as usize).collect();
             let (x, _) = mixture_sample(&means, &covs, &counts, 21);
             let n = x.len() / 2;
-            let g = gmm_fit(&x, n, 2, &GmmOptions { cov_type, n_init: 2, tol: 1e-8, max_iter: 500, ..GmmOptions::new(3) }).unwrap();
+            let g = gmm_fit(
+                &x,
+                n,
+                2,
+                &GmmOptions {
+                    cov_type,
+                    n_init: 2,
+                    tol: 1e-8,
+                    max_iter: 500,
+                    ..GmmOptions::new(3)
+                },
+            )
+            .unwrap();
             assert!(g.converged, "{cov_type}: {} iterations", g.n_iter);
             let m = matching(&g, &means);
             for (t, &c) in m.iter().enumerate() {
-                assert!((g.weights[c] - w[t]).abs() < 0.02, "{cov_type}: weight {} vs {}", g.weights[c], w[t]);
+                assert!(
+                    (g.weights[c] - w[t]).abs() < 0.02,
+                    "{cov_type}: weight {} vs {}",
+                    g.weights[c],
+                    w[t]
+                );
                 for j in 0..2 {
-                    assert!((g.means[c * 2 + j] - means[t][j]).abs() < 0.15, "{cov_type}: mean {t}/{j}");
+                    assert!(
+                        (g.means[c * 2 + j] - means[t][j]).abs() < 0.15,
+                        "{cov_type}: mean {t}/{j}"
+                    );
                 }
-                for (a, b) in fitted_cov(&g, c).iter().zip(family_cov(cov_type, &covs[t], 2)) {
-                    assert!((a - b).abs() < 0.2, "{cov_type}: component {t} covariance {a} vs {b}");
+                for (a, b) in fitted_cov(&g, c)
+                    .iter()
+                    .zip(family_cov(cov_type, &covs[t], 2))
+                {
+                    assert!(
+                        (a - b).abs() < 0.2,
+                        "{cov_type}: component {t} covariance {a} vs {b}"
+                    );
                 }
             }
         }
@@ -1581,14 +1972,32 @@ mod tests {
             let counts: Vec<usize> = w.iter().map(|p| (p * 3000.0) as usize).collect();
             let (x, labels) = mixture_sample(&means, &covs, &counts, 22);
             let (n, d, reg) = (labels.len(), 2, 1e-6);
-            let g = gmm_fit(&x, n, d, &GmmOptions { cov_type, ..GmmOptions::new(3) }).unwrap();
-            assert!(g.converged && g.n_iter <= 3, "{cov_type}: {} iterations", g.n_iter);
+            let g = gmm_fit(
+                &x,
+                n,
+                d,
+                &GmmOptions {
+                    cov_type,
+                    ..GmmOptions::new(3)
+                },
+            )
+            .unwrap();
+            assert!(
+                g.converged && g.n_iter <= 3,
+                "{cov_type}: {} iterations",
+                g.n_iter
+            );
             let m = matching(&g, &means);
             let mut pooled = vec![0.0; d * d];
             for (t, &c) in m.iter().enumerate() {
-                let rows: Vec<&[f64]> = (0..n).filter(|&i| labels[i] == t).map(|i| row(&x, d, i)).collect();
+                let rows: Vec<&[f64]> = (0..n)
+                    .filter(|&i| labels[i] == t)
+                    .map(|i| row(&x, d, i))
+                    .collect();
                 let nt = rows.len() as f64;
-                let mu: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / nt).collect();
+                let mu: Vec<f64> = (0..d)
+                    .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / nt)
+                    .collect();
                 let mut s = vec![0.0; d * d];
                 for r in &rows {
                     for i in 0..d {
@@ -1602,7 +2011,10 @@ mod tests {
                 (0..d).for_each(|i| cov[i * d + i] += reg);
                 assert!((g.weights[c] - nt / n as f64).abs() < 1e-12, "{cov_type}");
                 for j in 0..d {
-                    assert!((g.means[c * d + j] - mu[j]).abs() < 1e-10, "{cov_type}: mean");
+                    assert!(
+                        (g.means[c * d + j] - mu[j]).abs() < 1e-10,
+                        "{cov_type}: mean"
+                    );
                 }
                 if cov_type != CovType::Tied {
                     for (a, b) in fitted_cov(&g, c).iter().zip(family_cov(cov_type, &cov, d)) {
@@ -1613,7 +2025,11 @@ mod tests {
             if cov_type == CovType::Tied {
                 for i in 0..d * d {
                     let want = pooled[i] / n as f64 + if i % (d + 1) == 0 { reg } else { 0.0 };
-                    assert!((g.covars[i] - want).abs() < 1e-10, "tied covariance {} vs {want}", g.covars[i]);
+                    assert!(
+                        (g.covars[i] - want).abs() < 1e-10,
+                        "tied covariance {} vs {want}",
+                        g.covars[i]
+                    );
                 }
             }
         }
@@ -1627,13 +2043,28 @@ mod tests {
             let counts: Vec<usize> = w.iter().map(|p| (p * 2000.0) as usize).collect();
             let (x, _) = mixture_sample(&means, &covs, &counts, 23);
             let n = x.len() / 2;
-            let o = GmmOptions { cov_type, max_iter: 150, tol: 0.0, reg_covar: 0.0, ..GmmOptions::new(4) };
+            let o = GmmOptions {
+                cov_type,
+                max_iter: 150,
+                tol: 0.0,
+                reg_covar: 0.0,
+                ..GmmOptions::new(4)
+            };
             let g = gmm_fit(&x, n, 2, &o).unwrap();
             assert_eq!((g.n_iter, g.converged, g.history.len()), (150, false, 150));
             for (i, p) in g.history.windows(2).enumerate() {
-                assert!(p[1] >= p[0] - 1e-12, "{cov_type}: iteration {}: {} -> {}", i + 2, p[0], p[1]);
+                assert!(
+                    p[1] >= p[0] - 1e-12,
+                    "{cov_type}: iteration {}: {} -> {}",
+                    i + 2,
+                    p[0],
+                    p[1]
+                );
             }
-            assert!(g.history[149] > g.history[0] + 1e-3, "{cov_type}: EM did not improve");
+            assert!(
+                g.history[149] > g.history[0] + 1e-3,
+                "{cov_type}: EM did not improve"
+            );
             // The final parameters are at least as good as the last E-step's.
             assert!(g.loglik / n as f64 >= g.lower_bound - 1e-12);
             assert_eq!(g.lower_bound, g.history[149]);
@@ -1643,16 +2074,33 @@ mod tests {
     #[test]
     fn gmm_stops_on_tol_like_scikit_learn() {
         let (means, covs, w) = truth(CovType::Full, 3.0);
-        let (x, _) = mixture_sample(&means, &covs, &w.iter().map(|p| (p * 1500.0) as usize).collect::<Vec<_>>(), 24);
+        let (x, _) = mixture_sample(
+            &means,
+            &covs,
+            &w.iter().map(|p| (p * 1500.0) as usize).collect::<Vec<_>>(),
+            24,
+        );
         let n = x.len() / 2;
         let g = gmm_fit(&x, n, 2, &GmmOptions::new(3)).unwrap();
         let h = &g.history;
         assert!(g.converged);
         assert_eq!(h.len(), g.n_iter);
         assert!((h[h.len() - 1] - h[h.len() - 2]).abs() < 1e-3);
-        assert!(h.windows(2).take(h.len() - 2).all(|p| (p[1] - p[0]).abs() >= 1e-3));
+        assert!(h
+            .windows(2)
+            .take(h.len() - 2)
+            .all(|p| (p[1] - p[0]).abs() >= 1e-3));
         // max_iter = 0 returns the k-means initialisation.
-        let g0 = gmm_fit(&x, n, 2, &GmmOptions { max_iter: 0, ..GmmOptions::new(3) }).unwrap();
+        let g0 = gmm_fit(
+            &x,
+            n,
+            2,
+            &GmmOptions {
+                max_iter: 0,
+                ..GmmOptions::new(3)
+            },
+        )
+        .unwrap();
         assert_eq!((g0.n_iter, g0.converged, g0.history.len()), (0, false, 0));
         assert_eq!(g0.lower_bound, f64::NEG_INFINITY);
         let km = kmeans(&x, n, 2, &kmeans_pp_init(&x, n, 2, 3, 0).unwrap(), 300).unwrap();
@@ -1666,11 +2114,23 @@ mod tests {
     #[test]
     fn gmm_restarts_keep_the_highest_lower_bound() {
         let (means, covs, w) = truth(CovType::Diag, 2.0);
-        let (x, _) = mixture_sample(&means, &covs, &w.iter().map(|p| (p * 1200.0) as usize).collect::<Vec<_>>(), 25);
+        let (x, _) = mixture_sample(
+            &means,
+            &covs,
+            &w.iter().map(|p| (p * 1200.0) as usize).collect::<Vec<_>>(),
+            25,
+        );
         let n = x.len() / 2;
-        let o = GmmOptions { cov_type: CovType::Diag, n_init: 5, seed: 3, ..GmmOptions::new(5) };
+        let o = GmmOptions {
+            cov_type: CovType::Diag,
+            n_init: 5,
+            seed: 3,
+            ..GmmOptions::new(5)
+        };
         let g = gmm_fit(&x, n, 2, &o).unwrap();
-        let lbs: Vec<f64> = (0..5).map(|r| em_run(&x, n, 2, &o, r).unwrap().lower_bound).collect();
+        let lbs: Vec<f64> = (0..5)
+            .map(|r| em_run(&x, n, 2, &o, r).unwrap().lower_bound)
+            .collect();
         let max = lbs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         assert_eq!(g.lower_bound, max, "{lbs:?}");
         let first = em_run(&x, n, 2, &o, lbs.iter().position(|&v| v == max).unwrap()).unwrap();
@@ -1680,10 +2140,24 @@ mod tests {
     #[test]
     fn gmm_methods_agree_with_each_other_and_with_closed_forms() {
         let (means, covs, w) = truth(CovType::Full, 3.0);
-        let (x, _) = mixture_sample(&means, &covs, &w.iter().map(|p| (p * 1000.0) as usize).collect::<Vec<_>>(), 26);
+        let (x, _) = mixture_sample(
+            &means,
+            &covs,
+            &w.iter().map(|p| (p * 1000.0) as usize).collect::<Vec<_>>(),
+            26,
+        );
         let n = x.len() / 2;
         for cov_type in CovType::ALL {
-            let g = gmm_fit(&x, n, 2, &GmmOptions { cov_type, ..GmmOptions::new(3) }).unwrap();
+            let g = gmm_fit(
+                &x,
+                n,
+                2,
+                &GmmOptions {
+                    cov_type,
+                    ..GmmOptions::new(3)
+                },
+            )
+            .unwrap();
             let p = g.predict_proba(&x, n).unwrap();
             let labels = g.predict(&x, n).unwrap();
             let ss = g.score_samples(&x, n).unwrap();
@@ -1693,7 +2167,10 @@ mod tests {
                 assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
                 let am = (0..3).fold(0, |b, c| if r[c] > r[b] { c } else { b });
                 assert_eq!(labels[i], am);
-                let direct = (0..3).map(|c| g.weights[c] * lp[i * 3 + c].exp()).sum::<f64>().ln();
+                let direct = (0..3)
+                    .map(|c| g.weights[c] * lp[i * 3 + c].exp())
+                    .sum::<f64>()
+                    .ln();
                 assert!((ss[i] - direct).abs() < 1e-12 * direct.abs().max(1.0));
             }
             let score = g.score(&x, n).unwrap();
@@ -1705,14 +2182,34 @@ mod tests {
             };
             assert_eq!(g.n_parameters(), p_count);
             let nf = n as f64;
-            assert_eq!(g.bic(&x, n).unwrap(), -2.0 * score * nf + p_count as f64 * nf.ln());
-            assert_eq!(g.aic(&x, n).unwrap(), -2.0 * score * nf + 2.0 * p_count as f64);
+            assert_eq!(
+                g.bic(&x, n).unwrap(),
+                -2.0 * score * nf + p_count as f64 * nf.ln()
+            );
+            assert_eq!(
+                g.aic(&x, n).unwrap(),
+                -2.0 * score * nf + 2.0 * p_count as f64
+            );
             // Saved parameters give the same model.
-            let h = Gmm::from_params(cov_type, 2, g.weights.clone(), g.means.clone(), g.covars.clone()).unwrap();
+            let h = Gmm::from_params(
+                cov_type,
+                2,
+                g.weights.clone(),
+                g.means.clone(),
+                g.covars.clone(),
+            )
+            .unwrap();
             assert_eq!(bits(&h.score_samples(&x, n).unwrap()), bits(&ss));
         }
         // Full log-density against the 2-D closed form.
-        let g = Gmm::from_params(CovType::Full, 2, vec![1.0], vec![1.0, -2.0], vec![2.0, 0.7, 0.7, 1.5]).unwrap();
+        let g = Gmm::from_params(
+            CovType::Full,
+            2,
+            vec![1.0],
+            vec![1.0, -2.0],
+            vec![2.0, 0.7, 0.7, 1.5],
+        )
+        .unwrap();
         let (dx, dy) = (0.3 - 1.0, 0.4 + 2.0);
         let det: f64 = 2.0 * 1.5 - 0.49;
         let q = (1.5 * dx * dx - 2.0 * 0.7 * dx * dy + 2.0 * dy * dy) / det;
@@ -1726,45 +2223,159 @@ mod tests {
         let e = |r: Result<Gmm, DataError>| r.unwrap_err().to_string();
         assert!(e(gmm_fit(&x, 2, 2, &GmmOptions::new(3))).contains("at least k = 3 points"));
         assert!(e(gmm_fit(&x, 4, 0, &GmmOptions::new(1))).contains("d >= 1"));
-        assert!(e(gmm_fit(&[0.0, f64::INFINITY], 2, 1, &GmmOptions::new(1))).contains("received inf at row 1"));
+        assert!(e(gmm_fit(&[0.0, f64::INFINITY], 2, 1, &GmmOptions::new(1)))
+            .contains("received inf at row 1"));
         assert!(e(gmm_fit(&[1.0], 1, 1, &GmmOptions::new(1))).contains("at least 2 points"));
-        assert!(e(gmm_fit(&x, 4, 1, &GmmOptions { tol: -1.0, ..GmmOptions::new(1) })).contains("tol >= 0"));
-        assert!(e(gmm_fit(&x, 4, 1, &GmmOptions { reg_covar: f64::NAN, ..GmmOptions::new(1) })).contains("reg_covar >= 0"));
-        assert!(e(gmm_fit(&x, 4, 1, &GmmOptions { n_init: 0, ..GmmOptions::new(1) })).contains("n_init >= 1"));
+        assert!(e(gmm_fit(
+            &x,
+            4,
+            1,
+            &GmmOptions {
+                tol: -1.0,
+                ..GmmOptions::new(1)
+            }
+        ))
+        .contains("tol >= 0"));
+        assert!(e(gmm_fit(
+            &x,
+            4,
+            1,
+            &GmmOptions {
+                reg_covar: f64::NAN,
+                ..GmmOptions::new(1)
+            }
+        ))
+        .contains("reg_covar >= 0"));
+        assert!(e(gmm_fit(
+            &x,
+            4,
+            1,
+            &GmmOptions {
+                n_init: 0,
+                ..GmmOptions::new(1)
+            }
+        ))
+        .contains("n_init >= 1"));
         // Identical points, no regularisation: zero variance in every family.
         let zero = [0.0; 6];
         for cov_type in CovType::ALL {
-            let msg = e(gmm_fit(&zero, 3, 2, &GmmOptions { cov_type, reg_covar: 0.0, ..GmmOptions::new(2) }));
-            assert!(msg.contains("ill-defined covariance") && msg.contains("iteration 0"), "{cov_type}: {msg}");
-            assert!(gmm_fit(&zero, 3, 2, &GmmOptions { cov_type, ..GmmOptions::new(2) }).is_ok(), "{cov_type} with reg_covar");
+            let msg = e(gmm_fit(
+                &zero,
+                3,
+                2,
+                &GmmOptions {
+                    cov_type,
+                    reg_covar: 0.0,
+                    ..GmmOptions::new(2)
+                },
+            ));
+            assert!(
+                msg.contains("ill-defined covariance") && msg.contains("iteration 0"),
+                "{cov_type}: {msg}"
+            );
+            assert!(
+                gmm_fit(
+                    &zero,
+                    3,
+                    2,
+                    &GmmOptions {
+                        cov_type,
+                        ..GmmOptions::new(2)
+                    }
+                )
+                .is_ok(),
+                "{cov_type} with reg_covar"
+            );
         }
         // Like scikit-learn, N_k + 10ε keeps the mean of a collapsed component a few ulps off its
         // points, so their variance is tiny but positive: no error, a huge likelihood.
         let dup = [1.0, 1.0, 1.0, 5.0, 5.0, 5.0];
-        let g = gmm_fit(&dup, 6, 1, &GmmOptions { reg_covar: 0.0, ..GmmOptions::new(2) }).unwrap();
-        assert!(g.covars.iter().all(|&v| v > 0.0 && v < 1e-25), "{:?}", g.covars);
-        let bad = |c: CovType, w: Vec<f64>, m: Vec<f64>, s: Vec<f64>| Gmm::from_params(c, 2, w, m, s).unwrap_err().to_string();
-        assert!(bad(CovType::Full, vec![0.5, 0.6], vec![0.0; 4], [1.0, 0.0, 0.0, 1.0].repeat(2)).contains("summing to 1"));
-        assert!(bad(CovType::Full, vec![1.0], vec![0.0; 3], vec![1.0, 0.0, 0.0, 1.0]).contains("means of length"));
-        assert!(bad(CovType::Diag, vec![1.0], vec![0.0; 2], vec![1.0]).contains("diag covariances of length 2"));
-        assert!(bad(CovType::Full, vec![1.0], vec![0.0; 2], vec![1.0, 2.0, 2.0, 1.0]).contains("positive definite"));
-        assert!(bad(CovType::Tied, vec![1.0], vec![0.0; 2], vec![1.0, 0.1, 0.2, 1.0]).contains("symmetric"));
-        assert!(bad(CovType::Spherical, vec![1.0], vec![0.0; 2], vec![0.0]).contains("positive definite"));
-        let g = Gmm::from_params(CovType::Spherical, 2, vec![1.0], vec![0.0; 2], vec![1.0]).unwrap();
-        assert!(g.predict(&[0.0; 3], 1).unwrap_err().to_string().contains("length n × d = 1 × 2"));
+        let g = gmm_fit(
+            &dup,
+            6,
+            1,
+            &GmmOptions {
+                reg_covar: 0.0,
+                ..GmmOptions::new(2)
+            },
+        )
+        .unwrap();
+        assert!(
+            g.covars.iter().all(|&v| v > 0.0 && v < 1e-25),
+            "{:?}",
+            g.covars
+        );
+        let bad = |c: CovType, w: Vec<f64>, m: Vec<f64>, s: Vec<f64>| {
+            Gmm::from_params(c, 2, w, m, s).unwrap_err().to_string()
+        };
+        assert!(bad(
+            CovType::Full,
+            vec![0.5, 0.6],
+            vec![0.0; 4],
+            [1.0, 0.0, 0.0, 1.0].repeat(2)
+        )
+        .contains("summing to 1"));
+        assert!(bad(
+            CovType::Full,
+            vec![1.0],
+            vec![0.0; 3],
+            vec![1.0, 0.0, 0.0, 1.0]
+        )
+        .contains("means of length"));
+        assert!(bad(CovType::Diag, vec![1.0], vec![0.0; 2], vec![1.0])
+            .contains("diag covariances of length 2"));
+        assert!(bad(
+            CovType::Full,
+            vec![1.0],
+            vec![0.0; 2],
+            vec![1.0, 2.0, 2.0, 1.0]
+        )
+        .contains("positive definite"));
+        assert!(bad(
+            CovType::Tied,
+            vec![1.0],
+            vec![0.0; 2],
+            vec![1.0, 0.1, 0.2, 1.0]
+        )
+        .contains("symmetric"));
+        assert!(bad(CovType::Spherical, vec![1.0], vec![0.0; 2], vec![0.0])
+            .contains("positive definite"));
+        let g =
+            Gmm::from_params(CovType::Spherical, 2, vec![1.0], vec![0.0; 2], vec![1.0]).unwrap();
+        assert!(g
+            .predict(&[0.0; 3], 1)
+            .unwrap_err()
+            .to_string()
+            .contains("length n × d = 1 × 2"));
     }
 
     #[test]
     fn gmm_is_bit_identical_at_1_and_2_threads() {
         let (means, covs, w) = truth(CovType::Full, 3.0);
-        let (x, _) = mixture_sample(&means, &covs, &w.iter().map(|p| (p * 3001.0) as usize).collect::<Vec<_>>(), 27);
+        let (x, _) = mixture_sample(
+            &means,
+            &covs,
+            &w.iter().map(|p| (p * 3001.0) as usize).collect::<Vec<_>>(),
+            27,
+        );
         let n = x.len() / 2;
         for cov_type in CovType::ALL {
-            let o = GmmOptions { cov_type, n_init: 3, seed: 9, ..GmmOptions::new(3) };
+            let o = GmmOptions {
+                cov_type,
+                n_init: 3,
+                seed: 9,
+                ..GmmOptions::new(3)
+            };
             let a = in_pool(1, || gmm_fit(&x, n, 2, &o).unwrap());
             let b = in_pool(2, || gmm_fit(&x, n, 2, &o).unwrap());
-            assert_eq!((bits(&a.weights), bits(&a.means), bits(&a.covars)), (bits(&b.weights), bits(&b.means), bits(&b.covars)));
-            assert_eq!((a.loglik.to_bits(), bits(&a.history), a.n_iter), (b.loglik.to_bits(), bits(&b.history), b.n_iter));
+            assert_eq!(
+                (bits(&a.weights), bits(&a.means), bits(&a.covars)),
+                (bits(&b.weights), bits(&b.means), bits(&b.covars))
+            );
+            assert_eq!(
+                (a.loglik.to_bits(), bits(&a.history), a.n_iter),
+                (b.loglik.to_bits(), bits(&b.history), b.n_iter)
+            );
             let pa = in_pool(1, || a.predict_proba(&x, n).unwrap());
             let pb = in_pool(2, || a.predict_proba(&x, n).unwrap());
             assert_eq!(bits(&pa), bits(&pb));
@@ -1773,7 +2384,10 @@ mod tests {
 
     #[test]
     fn logsumexp_handles_infinities() {
-        assert_eq!(logsumexp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(
+            logsumexp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]),
+            f64::NEG_INFINITY
+        );
         assert_eq!(logsumexp(&[f64::NEG_INFINITY, 0.0]), 0.0);
         assert!((logsumexp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
         assert!((logsumexp(&[-1000.0, -1000.0]) - (-1000.0 + 2f64.ln())).abs() < 1e-12);
@@ -1836,32 +2450,55 @@ mod tests {
         let idx = s.indices.clone().unwrap();
         assert_eq!(idx.len(), 300);
         assert!(idx.windows(2).all(|p| p[0] < p[1]));
-        assert_ne!(idx, silhouette(&x, n, 2, &labels, Some((300, 5))).unwrap().indices.unwrap());
+        assert_ne!(
+            idx,
+            silhouette(&x, n, 2, &labels, Some((300, 5)))
+                .unwrap()
+                .indices
+                .unwrap()
+        );
         let xs: Vec<f64> = idx.iter().flat_map(|&i| row(&x, 2, i).to_vec()).collect();
         let ls: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-        assert_eq!(bits(&s.samples), bits(&silhouette_samples(&xs, 300, 2, &ls).unwrap()));
+        assert_eq!(
+            bits(&s.samples),
+            bits(&silhouette_samples(&xs, 300, 2, &ls).unwrap())
+        );
         // A sample of n or more points is the whole set.
         let all = silhouette(&x, n, 2, &labels, Some((n, 4))).unwrap();
         assert_eq!(all.indices, None);
         assert_eq!(all.score, silhouette_score(&x, n, 2, &labels).unwrap());
-        assert!((s.score - all.score).abs() < 0.05, "sampled {} vs full {}", s.score, all.score);
+        assert!(
+            (s.score - all.score).abs() < 0.05,
+            "sampled {} vs full {}",
+            s.score,
+            all.score
+        );
     }
 
     #[test]
     fn silhouette_rejects_bad_labels() {
         let x = [0.0, 1.0, 2.0, 3.0];
         let e = |l: &[usize]| silhouette_samples(&x, 4, 1, l).unwrap_err().to_string();
-        assert!(e(&[0, 0, 0, 0]).contains("between 2 and n − 1 = 3 distinct labels for the silhouette but received 1"));
+        assert!(e(&[0, 0, 0, 0])
+            .contains("between 2 and n − 1 = 3 distinct labels for the silhouette but received 1"));
         assert!(e(&[0, 1, 2, 3]).contains("received 4"));
         assert!(e(&[0, 1]).contains("Expected 4 labels"));
-        assert!(silhouette(&x, 4, 1, &[0, 0, 1, 1], Some((1, 0))).unwrap_err().to_string().contains("sample size >= 2"));
+        assert!(silhouette(&x, 4, 1, &[0, 0, 1, 1], Some((1, 0)))
+            .unwrap_err()
+            .to_string()
+            .contains("sample size >= 2"));
         // A sample holding one cluster only.
         let l: Vec<usize> = (0..100).map(|i| usize::from(i == 0)).collect();
         let xs: Vec<f64> = (0..100).map(|i| i as f64).collect();
-        let msg = silhouette(&xs, 100, 1, &l, Some((5, 1))).unwrap_err().to_string();
+        let msg = silhouette(&xs, 100, 1, &l, Some((5, 1)))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("in the sample of 5 points"), "{msg}");
         // Duplicate points in two clusters: a = b = 0 gives 0.
-        assert_eq!(silhouette_samples(&[1.0, 1.0, 1.0, 1.0], 4, 1, &[0, 0, 1, 1]).unwrap(), vec![0.0; 4]);
+        assert_eq!(
+            silhouette_samples(&[1.0, 1.0, 1.0, 1.0], 4, 1, &[0, 0, 1, 1]).unwrap(),
+            vec![0.0; 4]
+        );
     }
 
     #[test]
@@ -1870,6 +2507,9 @@ mod tests {
         let n = labels.len();
         let a = in_pool(1, || silhouette(&x, n, 3, &labels, None).unwrap());
         let b = in_pool(2, || silhouette(&x, n, 3, &labels, None).unwrap());
-        assert_eq!((bits(&a.samples), a.score.to_bits()), (bits(&b.samples), b.score.to_bits()));
+        assert_eq!(
+            (bits(&a.samples), a.score.to_bits()),
+            (bits(&b.samples), b.score.to_bits())
+        );
     }
 }

@@ -48,7 +48,10 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 #[inline]
 fn quick_two_sum(a: f64, b: f64) -> Dd {
     let s = a + b;
-    Dd { hi: s, lo: b - (s - a) }
+    Dd {
+        hi: s,
+        lo: b - (s - a),
+    }
 }
 
 #[inline]
@@ -65,7 +68,10 @@ fn two_prod(a: f64, b: f64) -> Dd {
     let p = a * b;
     let (ah, al) = split(a);
     let (bh, bl) = split(b);
-    Dd { hi: p, lo: ((ah * bh - p) + ah * bl + al * bh) + al * bl }
+    Dd {
+        hi: p,
+        lo: ((ah * bh - p) + ah * bl + al * bh) + al * bl,
+    }
 }
 
 impl Dd {
@@ -80,7 +86,10 @@ impl Dd {
     }
     #[inline]
     fn neg(self) -> Dd {
-        Dd { hi: -self.hi, lo: -self.lo }
+        Dd {
+            hi: -self.hi,
+            lo: -self.lo,
+        }
     }
     #[inline]
     fn sub(self, b: Dd) -> Dd {
@@ -113,27 +122,38 @@ impl Dd {
 
 fn check_layout(name: &str, len: usize, n: usize) -> Result<usize, DataError> {
     if n == 0 || n > MAX_ASSETS {
-        return Err(DataError::arg(format!("Expected nAssets between 1 and {MAX_ASSETS} but received {n}")));
+        return Err(DataError::arg(format!(
+            "Expected nAssets between 1 and {MAX_ASSETS} but received {n}"
+        )));
     }
     if !len.is_multiple_of(n) {
-        return Err(DataError::arg(format!("{name} has length {len}, which is not a multiple of nAssets ({n})")));
+        return Err(DataError::arg(format!(
+            "{name} has length {len}, which is not a multiple of nAssets ({n})"
+        )));
     }
     Ok(len / n)
 }
 
 fn check_matrices(len: usize, n: usize) -> Result<usize, DataError> {
     if n == 0 || n > MAX_ASSETS {
-        return Err(DataError::arg(format!("Expected nAssets between 1 and {MAX_ASSETS} but received {n}")));
+        return Err(DataError::arg(format!(
+            "Expected nAssets between 1 and {MAX_ASSETS} but received {n}"
+        )));
     }
     if !len.is_multiple_of(n * n) {
-        return Err(DataError::arg(format!("matrices has length {len}, which is not a multiple of nAssets² ({})", n * n)));
+        return Err(DataError::arg(format!(
+            "matrices has length {len}, which is not a multiple of nAssets² ({})",
+            n * n
+        )));
     }
     Ok(len / (n * n))
 }
 
 fn check_window(w: usize, min: usize) -> Result<(), DataError> {
     if w < min {
-        return Err(DataError::arg(format!("Expected window >= {min} but received {w}")));
+        return Err(DataError::arg(format!(
+            "Expected window >= {min} but received {w}"
+        )));
     }
     Ok(())
 }
@@ -162,14 +182,28 @@ impl Prepared {
                 }
             }
         }
-        let exps: Vec<i32> = maxabs.iter().map(|&m| if m > 0.0 { libm::frexp(m).1 } else { 0 }).collect();
+        let exps: Vec<i32> = maxabs
+            .iter()
+            .map(|&m| if m > 0.0 { libm::frexp(m).1 } else { 0 })
+            .collect();
         let present: Vec<bool> = x.iter().map(|v| v.is_finite()).collect();
         let vals = x
             .iter()
             .enumerate()
-            .map(|(k, &v)| if !v.is_finite() { 0.0 } else { libm::scalbn(v, -exps[k % ns]) })
+            .map(|(k, &v)| {
+                if !v.is_finite() {
+                    0.0
+                } else {
+                    libm::scalbn(v, -exps[k % ns])
+                }
+            })
             .collect();
-        Prepared { ns, vals, present, exps }
+        Prepared {
+            ns,
+            vals,
+            present,
+            exps,
+        }
     }
     fn rows(&self) -> usize {
         self.vals.len() / self.ns
@@ -261,7 +295,12 @@ impl Window {
                     let len = ns - i - 1;
                     let a = sign * vals[i];
                     if a != 0.0 {
-                        dd_axpy(&mut self.hi[p..p + len], &mut self.lo[p..p + len], a, &vals[i + 1..]);
+                        dd_axpy(
+                            &mut self.hi[p..p + len],
+                            &mut self.lo[p..p + len],
+                            a,
+                            &vals[i + 1..],
+                        );
                     }
                     p += len;
                 }
@@ -323,7 +362,11 @@ impl Window {
             let mean = self.sx[i].div_f64(w);
             let m2 = self.sxx[i].sub(mean.mul(self.sx[i])).value();
             self.mean[i] = mean;
-            self.m2[i] = if m2 > CONSTANT_REL * self.sxx[i].hi { m2 } else { f64::NAN };
+            self.m2[i] = if m2 > CONSTANT_REL * self.sxx[i].hi {
+                m2
+            } else {
+                f64::NAN
+            };
         }
     }
 
@@ -334,7 +377,12 @@ impl Window {
     /// Centered co-moment Σ(x_i − x̄_i)(x_j − x̄_j) of pair p = (i, j), meaningful when both are full.
     #[inline]
     fn co_moment(&self, p: usize, i: usize, j: usize) -> f64 {
-        Dd { hi: self.hi[p], lo: self.lo[p] }.sub(self.mean[i].mul(self.sx[j])).value()
+        Dd {
+            hi: self.hi[p],
+            lo: self.lo[p],
+        }
+        .sub(self.mean[i].mul(self.sx[j]))
+        .value()
     }
 
     /// Pearson correlation of pair p = (i, j); NaN unless both windows are full and not constant.
@@ -367,28 +415,32 @@ where
     F: Fn(&Window, &mut [f64]) + Sync,
 {
     let t_len = data.rows();
-    out.par_chunks_mut(BLOCK_ROWS * per_row).enumerate().for_each(|(b, chunk)| {
-        let t0 = b * BLOCK_ROWS;
-        let t1 = (t0 + BLOCK_ROWS).min(t_len);
-        let s = t0.saturating_sub(w - 1);
-        let mut win = Window::new(data.ns, w, set);
-        for t in s..t1 {
-            let (v, p) = data.row(t);
-            win.add(v, p);
-            if t >= s + w {
-                let (v, p) = data.row(t - w);
-                win.remove(v, p);
+    out.par_chunks_mut(BLOCK_ROWS * per_row)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let t0 = b * BLOCK_ROWS;
+            let t1 = (t0 + BLOCK_ROWS).min(t_len);
+            let s = t0.saturating_sub(w - 1);
+            let mut win = Window::new(data.ns, w, set);
+            for t in s..t1 {
+                let (v, p) = data.row(t);
+                win.add(v, p);
+                if t >= s + w {
+                    let (v, p) = data.row(t - w);
+                    win.remove(v, p);
+                }
+                if t >= t0 {
+                    win.prepare();
+                    emit(&win, &mut chunk[(t - t0) * per_row..(t - t0 + 1) * per_row]);
+                }
             }
-            if t >= t0 {
-                win.prepare();
-                emit(&win, &mut chunk[(t - t0) * per_row..(t - t0 + 1) * per_row]);
-            }
-        }
-    });
+        });
 }
 
 fn upper_pairs(n: usize) -> Vec<(usize, usize)> {
-    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect()
+    (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect()
 }
 
 /// Sliding Pearson correlation matrices over `window` rows: T×N×N, symmetric, diagonal 1 where
@@ -432,10 +484,19 @@ pub enum RefStat {
 /// column for "vs BTC", or any series such as an equal-weight market return) over `window`
 /// rows: T×N. Defined where both windows are full; β needs a non-constant reference window,
 /// correlation both windows non-constant.
-pub fn rolling_vs_reference(x: &[f64], n: usize, reference: &[f64], window: usize, stat: RefStat) -> Result<Vec<f64>, DataError> {
+pub fn rolling_vs_reference(
+    x: &[f64],
+    n: usize,
+    reference: &[f64],
+    window: usize,
+    stat: RefStat,
+) -> Result<Vec<f64>, DataError> {
     let t_len = check_layout("returns", x.len(), n)?;
     if reference.len() != t_len {
-        return Err(DataError::arg(format!("reference has length {} but returns has {t_len} rows", reference.len())));
+        return Err(DataError::arg(format!(
+            "reference has length {} but returns has {t_len} rows",
+            reference.len()
+        )));
     }
     check_window(window, 2)?;
     // Columns 0..n are the assets, column n the reference.
@@ -477,21 +538,23 @@ const ROWS_PER_TASK: usize = 64;
 pub fn avg_pairwise_corr(m: &[f64], n: usize) -> Result<Vec<f64>, DataError> {
     let t_len = check_matrices(m.len(), n)?;
     let mut out = vec![f64::NAN; t_len];
-    out.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(|(b, chunk)| {
-        for (k, o) in chunk.iter_mut().enumerate() {
-            let mt = &m[(b * ROWS_PER_TASK + k) * n * n..][..n * n];
-            let (mut s, mut c) = (0.0, 0usize);
-            for i in 0..n {
-                for &v in &mt[i * n + i + 1..(i + 1) * n] {
-                    if v.is_finite() {
-                        s += v;
-                        c += 1;
+    out.par_chunks_mut(ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            for (k, o) in chunk.iter_mut().enumerate() {
+                let mt = &m[(b * ROWS_PER_TASK + k) * n * n..][..n * n];
+                let (mut s, mut c) = (0.0, 0usize);
+                for i in 0..n {
+                    for &v in &mt[i * n + i + 1..(i + 1) * n] {
+                        if v.is_finite() {
+                            s += v;
+                            c += 1;
+                        }
                     }
                 }
+                *o = if c > 0 { s / c as f64 } else { f64::NAN };
             }
-            *o = if c > 0 { s / c as f64 } else { f64::NAN };
-        }
-    });
+        });
     Ok(out)
 }
 
@@ -500,21 +563,23 @@ pub fn avg_pairwise_corr(m: &[f64], n: usize) -> Result<Vec<f64>, DataError> {
 pub fn mean_corr_to_others(m: &[f64], n: usize) -> Result<Vec<f64>, DataError> {
     let t_len = check_matrices(m.len(), n)?;
     let mut out = vec![f64::NAN; t_len * n];
-    out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(b, chunk)| {
-        for (k, row) in chunk.chunks_exact_mut(n).enumerate() {
-            let mt = &m[(b * ROWS_PER_TASK + k) * n * n..][..n * n];
-            for (i, o) in row.iter_mut().enumerate() {
-                let (mut s, mut c) = (0.0, 0usize);
-                for (j, &v) in mt[i * n..(i + 1) * n].iter().enumerate() {
-                    if j != i && v.is_finite() {
-                        s += v;
-                        c += 1;
+    out.par_chunks_mut(ROWS_PER_TASK * n)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            for (k, row) in chunk.chunks_exact_mut(n).enumerate() {
+                let mt = &m[(b * ROWS_PER_TASK + k) * n * n..][..n * n];
+                for (i, o) in row.iter_mut().enumerate() {
+                    let (mut s, mut c) = (0.0, 0usize);
+                    for (j, &v) in mt[i * n..(i + 1) * n].iter().enumerate() {
+                        if j != i && v.is_finite() {
+                            s += v;
+                            c += 1;
+                        }
                     }
+                    *o = if c > 0 { s / c as f64 } else { f64::NAN };
                 }
-                *o = if c > 0 { s / c as f64 } else { f64::NAN };
             }
-        }
-    });
+        });
     Ok(out)
 }
 
@@ -528,31 +593,35 @@ pub const MIN_STABILITY_PAIRS: usize = 3;
 pub fn corr_stability(m: &[f64], n: usize, lag: usize) -> Result<Vec<f64>, DataError> {
     let t_len = check_matrices(m.len(), n)?;
     if lag == 0 {
-        return Err(DataError::arg("Expected positive integer for lag but received 0"));
+        return Err(DataError::arg(
+            "Expected positive integer for lag but received 0",
+        ));
     }
     let pairs = upper_pairs(n);
     let mut out = vec![f64::NAN; t_len];
-    out.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(|(b, chunk)| {
-        let mut a = Vec::with_capacity(pairs.len());
-        let mut c = Vec::with_capacity(pairs.len());
-        for (k, o) in chunk.iter_mut().enumerate() {
-            let t = b * ROWS_PER_TASK + k;
-            if t < lag {
-                continue;
-            }
-            let (now, then) = (&m[t * n * n..][..n * n], &m[(t - lag) * n * n..][..n * n]);
-            a.clear();
-            c.clear();
-            for &(i, j) in &pairs {
-                let (x, y) = (now[i * n + j], then[i * n + j]);
-                if x.is_finite() && y.is_finite() {
-                    a.push(x);
-                    c.push(y);
+    out.par_chunks_mut(ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut a = Vec::with_capacity(pairs.len());
+            let mut c = Vec::with_capacity(pairs.len());
+            for (k, o) in chunk.iter_mut().enumerate() {
+                let t = b * ROWS_PER_TASK + k;
+                if t < lag {
+                    continue;
                 }
+                let (now, then) = (&m[t * n * n..][..n * n], &m[(t - lag) * n * n..][..n * n]);
+                a.clear();
+                c.clear();
+                for &(i, j) in &pairs {
+                    let (x, y) = (now[i * n + j], then[i * n + j]);
+                    if x.is_finite() && y.is_finite() {
+                        a.push(x);
+                        c.push(y);
+                    }
+                }
+                *o = pearson(&a, &c, MIN_STABILITY_PAIRS);
             }
-            *o = pearson(&a, &c, MIN_STABILITY_PAIRS);
-        }
-    });
+        });
     Ok(out)
 }
 
@@ -594,7 +663,12 @@ pub fn vol_dispersion(vols: &[f64], n: usize) -> Result<Vec<f64>, DataError> {
     Ok((0..t_len)
         .map(|t| {
             logs.clear();
-            logs.extend(vols[t * n..(t + 1) * n].iter().filter(|v| positive(**v)).map(|v| v.ln()));
+            logs.extend(
+                vols[t * n..(t + 1) * n]
+                    .iter()
+                    .filter(|v| positive(**v))
+                    .map(|v| v.ln()),
+            );
             let k = logs.len();
             if k < 2 {
                 return f64::NAN;
@@ -628,7 +702,12 @@ pub fn cross_sectional_median(x: &[f64], n: usize) -> Result<Vec<f64>, DataError
     Ok((0..t_len)
         .map(|t| {
             buf.clear();
-            buf.extend(x[t * n..(t + 1) * n].iter().copied().filter(|v| v.is_finite()));
+            buf.extend(
+                x[t * n..(t + 1) * n]
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite()),
+            );
             median_of(&mut buf)
         })
         .collect())
@@ -658,10 +737,18 @@ pub fn log_ratio_to_median(vols: &[f64], n: usize) -> Result<Vec<f64>, DataError
 /// volume) on each row, then its trailing mean over `window` rows (full-window rule): length T.
 /// A row's share is NaN when the reference has no volume or the total is not positive.
 /// SPEC B3's `btc_volume_share` (window 7) is a proxy for dominance, not market-cap dominance.
-pub fn volume_share(qv: &[f64], n: usize, reference: usize, window: usize) -> Result<Vec<f64>, DataError> {
+pub fn volume_share(
+    qv: &[f64],
+    n: usize,
+    reference: usize,
+    window: usize,
+) -> Result<Vec<f64>, DataError> {
     let t_len = check_layout("quoteVolume", qv.len(), n)?;
     if reference >= n {
-        return Err(DataError::arg(format!("Expected reference between 0 and {} but received {reference}", n - 1)));
+        return Err(DataError::arg(format!(
+            "Expected reference between 0 and {} but received {reference}",
+            n - 1
+        )));
     }
     check_window(window, 1)?;
     let share: Vec<f64> = (0..t_len)
@@ -698,7 +785,8 @@ pub fn volume_share(qv: &[f64], n: usize, reference: usize, window: usize) -> Re
 pub fn rolling_corr_matrix_reference(x: &[f64], n: usize, window: usize) -> Vec<f64> {
     let t_len = x.len() / n;
     let mut out = vec![f64::NAN; t_len * n * n];
-    let col = |t: usize, j: usize| -> Vec<f64> { (t + 1 - window..=t).map(|s| x[s * n + j]).collect() };
+    let col =
+        |t: usize, j: usize| -> Vec<f64> { (t + 1 - window..=t).map(|s| x[s * n + j]).collect() };
     for t in window.saturating_sub(1)..t_len {
         let cols: Vec<Option<Vec<f64>>> = (0..n)
             .map(|j| {
@@ -711,7 +799,11 @@ pub fn rolling_corr_matrix_reference(x: &[f64], n: usize, window: usize) -> Vec<
                 if let (Some(a), Some(b)) = (&cols[i], &cols[j]) {
                     let v = if i == j {
                         let m = a.iter().sum::<f64>() / window as f64;
-                        if a.iter().any(|&x| x != m) { 1.0 } else { f64::NAN }
+                        if a.iter().any(|&x| x != m) {
+                            1.0
+                        } else {
+                            f64::NAN
+                        }
                     } else {
                         pearson(a, b, 2)
                     };
@@ -737,7 +829,15 @@ mod tests {
 
     fn returns_with_gaps(seed: u64, t_len: usize, n: usize, scale: f64, gap_rate: f64) -> Vec<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let listed: Vec<usize> = (0..n).map(|j| if j % 3 == 2 { rng.random_range(0..t_len / 2 + 1) } else { 0 }).collect();
+        let listed: Vec<usize> = (0..n)
+            .map(|j| {
+                if j % 3 == 2 {
+                    rng.random_range(0..t_len / 2 + 1)
+                } else {
+                    0
+                }
+            })
+            .collect();
         let mut gap = vec![0usize; n];
         let mut x = vec![f64::NAN; t_len * n];
         for t in 0..t_len {
@@ -773,7 +873,11 @@ mod tests {
     }
 
     fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
     }
 
     fn bits(v: &[f64]) -> Vec<u64> {
@@ -785,7 +889,10 @@ mod tests {
         // Dekker's product equals the fused multiply-add residual: a·b = hi + lo exactly.
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         for _ in 0..10_000 {
-            let (a, b) = (rng.random::<f64>() * 2.0 - 1.0, rng.random::<f64>() * 2.0 - 1.0);
+            let (a, b) = (
+                rng.random::<f64>() * 2.0 - 1.0,
+                rng.random::<f64>() * 2.0 - 1.0,
+            );
             let p = two_prod(a, b);
             assert_eq!(p.hi, a * b);
             assert_eq!(p.lo, a.mul_add(b, -(a * b)));
@@ -799,13 +906,29 @@ mod tests {
         }
         // Errors are relative to the largest sum held (1e11): ~2000 operations × 2^−105 × 1e11.
         assert!((s.value() - 1e-5).abs() < 1e-17, "{s:?}");
-        assert!((Dd { hi: 1.0, lo: 0.0 }.div_f64(3.0).mul(Dd { hi: 3.0, lo: 0.0 }).value() - 1.0).abs() < 1e-30);
+        assert!(
+            (Dd { hi: 1.0, lo: 0.0 }
+                .div_f64(3.0)
+                .mul(Dd { hi: 3.0, lo: 0.0 })
+                .value()
+                - 1.0)
+                .abs()
+                < 1e-30
+        );
     }
 
     #[test]
     fn incremental_equals_naive() {
         let mut worst = 0.0f64;
-        for (seed, n, t_len, w) in [(1, 1, 300, 30), (2, 2, 700, 30), (3, 13, 900, 30), (4, 13, 600, 7), (5, 64, 400, 30), (6, 5, 1000, 2), (7, 3, 50, 60)] {
+        for (seed, n, t_len, w) in [
+            (1, 1, 300, 30),
+            (2, 2, 700, 30),
+            (3, 13, 900, 30),
+            (4, 13, 600, 7),
+            (5, 64, 400, 30),
+            (6, 5, 1000, 2),
+            (7, 3, 50, 60),
+        ] {
             let x = returns(seed, t_len, n, 1.0);
             let fast = rolling_corr_matrix(&x, n, w).unwrap();
             let slow = rolling_corr_matrix_reference(&x, n, w);
@@ -834,7 +957,11 @@ mod tests {
         let x: Vec<f64> = base.iter().map(|v| v * 2f64.powi(-900)).collect();
         assert_eq!(bits(&rolling_corr_matrix(&x, n, 30).unwrap()), bits(&m));
         // Columns on wildly different scales.
-        let mixed: Vec<f64> = base.iter().enumerate().map(|(k, v)| v * 10f64.powi(((k % n) as i32 - 6) * 40)).collect();
+        let mixed: Vec<f64> = base
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v * 10f64.powi(((k % n) as i32 - 6) * 40))
+            .collect();
         let fast = rolling_corr_matrix(&mixed, n, 30).unwrap();
         assert!(max_diff(&fast, &m) < 1e-13);
     }
@@ -872,8 +999,12 @@ mod tests {
             let b = in_pool(2, || rolling_vs_reference(&x, 13, &r, 30, stat).unwrap());
             assert_eq!(bits(&a), bits(&b));
         }
-        let a = in_pool(1, || corr_stability(&rolling_corr_matrix(&x, 13, 30).unwrap(), 13, 30).unwrap());
-        let b = in_pool(2, || corr_stability(&rolling_corr_matrix(&x, 13, 30).unwrap(), 13, 30).unwrap());
+        let a = in_pool(1, || {
+            corr_stability(&rolling_corr_matrix(&x, 13, 30).unwrap(), 13, 30).unwrap()
+        });
+        let b = in_pool(2, || {
+            corr_stability(&rolling_corr_matrix(&x, 13, 30).unwrap(), 13, 30).unwrap()
+        });
         assert_eq!(bits(&a), bits(&b));
     }
 
@@ -885,7 +1016,11 @@ mod tests {
         for t in 0..t_len {
             x[t * n] = 0.01 * ((t * 7919) % 101) as f64 - 0.5;
             x[t * n + 1] = 0.02 * ((t * 104729) % 103) as f64 - 1.0;
-            x[t * n + 2] = if t < 40 || t == 70 { f64::NAN } else { 0.03 * ((t * 31) % 17) as f64 };
+            x[t * n + 2] = if t < 40 || t == 70 {
+                f64::NAN
+            } else {
+                0.03 * ((t * 31) % 17) as f64
+            };
         }
         let w = 10;
         let m = rolling_corr_matrix(&x, n, w).unwrap();
@@ -914,7 +1049,11 @@ mod tests {
         let t_len = 60;
         let mut x = vec![0.0; t_len * n];
         for t in 0..t_len {
-            x[t * n] = if (20..40).contains(&t) { 0.123 } else { ((t * 37) % 11) as f64 * 0.01 };
+            x[t * n] = if (20..40).contains(&t) {
+                0.123
+            } else {
+                ((t * 37) % 11) as f64 * 0.01
+            };
             x[t * n + 1] = ((t * 53) % 13) as f64 * 0.01;
         }
         let m = rolling_corr_matrix(&x, n, 10).unwrap();
@@ -950,8 +1089,12 @@ mod tests {
                         let xs: Vec<f64> = (t + 1 - w..=t).map(|s| x[s * n + j]).collect();
                         let ys: Vec<f64> = (t + 1 - w..=t).map(|s| r[s]).collect();
                         if xs.iter().chain(&ys).all(|v| v.is_finite()) {
-                            let (mx, my) = (xs.iter().sum::<f64>() / w as f64, ys.iter().sum::<f64>() / w as f64);
-                            let cov: f64 = xs.iter().zip(&ys).map(|(a, b)| (a - mx) * (b - my)).sum();
+                            let (mx, my) = (
+                                xs.iter().sum::<f64>() / w as f64,
+                                ys.iter().sum::<f64>() / w as f64,
+                            );
+                            let cov: f64 =
+                                xs.iter().zip(&ys).map(|(a, b)| (a - mx) * (b - my)).sum();
                             let var: f64 = ys.iter().map(|b| (b - my) * (b - my)).sum();
                             cov / var
                         } else {
@@ -964,7 +1107,10 @@ mod tests {
                     assert_eq!(got.is_nan(), want.is_nan(), "beta t {t} j {j}");
                     if !want.is_nan() {
                         worst_b = worst_b.max((got - want).abs() / want.abs().max(1.0));
-                        assert!((got - want).abs() < 1e-12 * want.abs().max(1.0), "beta t {t} j {j}: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() < 1e-12 * want.abs().max(1.0),
+                            "beta t {t} j {j}: {got} vs {want}"
+                        );
                     }
                     if j == refcol && !want.is_nan() {
                         assert_eq!(got, 1.0);
@@ -973,7 +1119,9 @@ mod tests {
                 }
             }
         }
-        eprintln!("corr to reference vs naive max |Δ| = {worst_c:e}; β vs two-pass max rel = {worst_b:e}");
+        eprintln!(
+            "corr to reference vs naive max |Δ| = {worst_c:e}; β vs two-pass max rel = {worst_b:e}"
+        );
         // β is scale-aware: β(a·x, b·y) = (a/b)·β(x, y).
         let r: Vec<f64> = (0..t_len).map(|t| x[t * n]).collect();
         let b1 = rolling_vs_reference(&x, n, &r, w, RefStat::Beta).unwrap();
@@ -1000,7 +1148,11 @@ mod tests {
         let st = corr_stability(&m, n, 30).unwrap();
         for t in 0..t_len {
             let mt = &m[t * n * n..(t + 1) * n * n];
-            let upper: Vec<f64> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| mt[i * n + j]).filter(|v| v.is_finite()).collect();
+            let upper: Vec<f64> = (0..n)
+                .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+                .map(|(i, j)| mt[i * n + j])
+                .filter(|v| v.is_finite())
+                .collect();
             let full = (0..n).filter(|&i| mt[i * n + i] == 1.0).count();
             if full < 2 {
                 assert!(avg[t].is_nan());
@@ -1008,9 +1160,20 @@ mod tests {
                 assert!((avg[t] - upper.iter().sum::<f64>() / upper.len() as f64).abs() < 1e-15);
             }
             for i in 0..n {
-                let o: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| mt[i * n + j]).filter(|v| v.is_finite()).collect();
-                let want = if o.is_empty() { f64::NAN } else { o.iter().sum::<f64>() / o.len() as f64 };
-                assert!((mc[t * n + i].is_nan() && want.is_nan()) || (mc[t * n + i] - want).abs() < 1e-15);
+                let o: Vec<f64> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| mt[i * n + j])
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let want = if o.is_empty() {
+                    f64::NAN
+                } else {
+                    o.iter().sum::<f64>() / o.len() as f64
+                };
+                assert!(
+                    (mc[t * n + i].is_nan() && want.is_nan())
+                        || (mc[t * n + i] - want).abs() < 1e-15
+                );
             }
             if t < 30 + 29 {
                 assert!(st[t].is_nan());
@@ -1046,10 +1209,22 @@ mod tests {
     fn cross_sectional_helpers() {
         let n = 4;
         let v = [
-            0.5, 0.25, 1.0, f64::NAN, // three vols
-            0.5, f64::NAN, f64::NAN, f64::NAN, // one vol
-            2.0, 4.0, 0.0, 8.0, // zero counts as missing
-            1.0, 2.0, 3.0, 4.0,
+            0.5,
+            0.25,
+            1.0,
+            f64::NAN, // three vols
+            0.5,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN, // one vol
+            2.0,
+            4.0,
+            0.0,
+            8.0, // zero counts as missing
+            1.0,
+            2.0,
+            3.0,
+            4.0,
         ];
         let d = vol_dispersion(&v, n).unwrap();
         let l = [0.5f64.ln(), 0.25f64.ln(), 0.0];
@@ -1058,7 +1233,12 @@ mod tests {
         assert!((d[0] - sd).abs() < 1e-15);
         assert!(d[1].is_nan());
         let l = [2f64.ln(), 4f64.ln(), 8f64.ln()];
-        assert!((d[2] - 2f64.ln()).abs() < 1e-15, "{} vs {}", d[2], l[1] - l[0]);
+        assert!(
+            (d[2] - 2f64.ln()).abs() < 1e-15,
+            "{} vs {}",
+            d[2],
+            l[1] - l[0]
+        );
         let med = cross_sectional_median(&v, n).unwrap();
         assert_eq!(med[0], 0.5);
         assert_eq!(med[1], 0.5);
@@ -1066,7 +1246,9 @@ mod tests {
         assert_eq!(med[3], 2.5);
         let r = log_ratio_to_median(&v, n).unwrap();
         assert_eq!(r[0], 0.0);
-        assert!((r[1] - 0.5f64.ln()).abs() < 1e-16 && (r[2] - 2f64.ln()).abs() < 1e-16 && r[3].is_nan());
+        assert!(
+            (r[1] - 0.5f64.ln()).abs() < 1e-16 && (r[2] - 2f64.ln()).abs() < 1e-16 && r[3].is_nan()
+        );
         assert!(r[10].is_nan()); // vol 0
         assert!((r[8] - 0.5f64.ln()).abs() < 1e-16); // median of 2, 4, 8 is 4
         assert!(vol_dispersion(&v[1..], n).is_err());

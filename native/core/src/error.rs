@@ -15,7 +15,11 @@ pub enum DataError {
     },
     /// A row is wrong as a whole (wrong column count, out of order, duplicate).
     #[error("{file}:{line}: {message}")]
-    BadRow { file: String, line: u64, message: String },
+    BadRow {
+        file: String,
+        line: u64,
+        message: String,
+    },
     /// The file as a whole is wrong (empty, corrupt archive, unreadable).
     #[error("{file}: {message}")]
     BadFile { file: String, message: String },

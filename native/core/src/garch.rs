@@ -50,7 +50,9 @@ impl Dist {
         match s {
             "normal" => Ok(Dist::Normal),
             "t" => Ok(Dist::StudentT),
-            _ => Err(DataError::arg(format!("Expected 'normal' or 't' for dist but received {s:?}"))),
+            _ => Err(DataError::arg(format!(
+                "Expected 'normal' or 't' for dist but received {s:?}"
+            ))),
         }
     }
 }
@@ -95,9 +97,18 @@ impl GarchParams {
     /// From θ of length 4 (normal) or 5 (t).
     pub fn from_slice(th: &[f64]) -> Result<GarchParams, DataError> {
         if th.len() != 4 && th.len() != 5 {
-            return Err(DataError::arg(format!("Expected 4 (normal) or 5 (t) GARCH parameters but received {}", th.len())));
+            return Err(DataError::arg(format!(
+                "Expected 4 (normal) or 5 (t) GARCH parameters but received {}",
+                th.len()
+            )));
         }
-        Ok(GarchParams { mu: th[0], omega: th[1], alpha: th[2], beta: th[3], nu: th.get(4).copied() })
+        Ok(GarchParams {
+            mu: th[0],
+            omega: th[1],
+            alpha: th[2],
+            beta: th[3],
+            nu: th.get(4).copied(),
+        })
     }
 
     pub fn persistence(&self) -> f64 {
@@ -107,7 +118,8 @@ impl GarchParams {
     /// Parameters for which the recursion is defined: finite, ω > 0, α ≥ 0, β ≥ 0, ν > 2.
     /// α + β ≤ 1 is *not* required here (it is a constraint of the fit, not of the filter).
     pub fn check(&self) -> Result<(), DataError> {
-        let bad = |what: &str, v: f64| Err(DataError::arg(format!("Expected {what} but received {v}")));
+        let bad =
+            |what: &str, v: f64| Err(DataError::arg(format!("Expected {what} but received {v}")));
         if !self.mu.is_finite() {
             return bad("a finite mu", self.mu);
         }
@@ -228,7 +240,10 @@ pub struct FitOptions {
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { max_iter: 500, tol: 1e-8 }
+        FitOptions {
+            max_iter: 500,
+            tol: 1e-8,
+        }
     }
 }
 
@@ -254,7 +269,10 @@ pub struct GarchFit {
 
 fn check_series(y: &[f64], name: &str) -> Result<(), DataError> {
     if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-        return Err(DataError::arg(format!("Expected finite values for {name} but received {} at index {i}", y[i])));
+        return Err(DataError::arg(format!(
+            "Expected finite values for {name} but received {} at index {i}",
+            y[i]
+        )));
     }
     Ok(())
 }
@@ -300,14 +318,18 @@ pub fn digamma(mut x: f64) -> f64 {
     let f = 1.0 / (x * x);
     let tail = f
         * (-1.0 / 12.0
-            + f * (1.0 / 120.0 + f * (-1.0 / 252.0 + f * (1.0 / 240.0 + f * (-1.0 / 132.0 + f * (691.0 / 32760.0 - f / 12.0))))));
+            + f * (1.0 / 120.0
+                + f * (-1.0 / 252.0
+                    + f * (1.0 / 240.0 + f * (-1.0 / 132.0 + f * (691.0 / 32760.0 - f / 12.0))))));
     acc + x.ln() - 0.5 / x + tail
 }
 
 /// The ν-only part of the standardised t log-density and its derivative:
 /// c(ν) = lnΓ((ν+1)/2) − lnΓ(ν/2) − ½ ln(π(ν−2)).
 fn t_const(nu: f64) -> (f64, f64) {
-    let c = libm::lgamma((nu + 1.0) / 2.0) - libm::lgamma(nu / 2.0) - (std::f64::consts::PI * (nu - 2.0)).ln() / 2.0;
+    let c = libm::lgamma((nu + 1.0) / 2.0)
+        - libm::lgamma(nu / 2.0)
+        - (std::f64::consts::PI * (nu - 2.0)).ln() / 2.0;
     let dc = 0.5 * digamma((nu + 1.0) / 2.0) - 0.5 * digamma(nu / 2.0) - 0.5 / (nu - 2.0);
     (c, dc)
 }
@@ -318,7 +340,9 @@ fn t_const(nu: f64) -> (f64, f64) {
 /// arch's backcast: Σ_{i<τ} w_i r0_i², τ = min(75, T), w_i ∝ 0.94^i, r0 = y − mean(y).
 pub fn backcast(y: &[f64]) -> Result<f64, DataError> {
     if y.is_empty() {
-        return Err(DataError::arg("Expected a non-empty y for the backcast but received length 0"));
+        return Err(DataError::arg(
+            "Expected a non-empty y for the backcast but received length 0",
+        ));
     }
     check_series(y, "y")?;
     let m = mean(y);
@@ -374,13 +398,23 @@ fn eval(y: &[f64], th: &[f64], init: (f64, f64), mut out: Out) -> f64 {
             d = if t == 0 {
                 [0.0, 1.0, e2_prev, s2_prev]
             } else {
-                [-2.0 * alpha * e_prev + beta * d[0], 1.0 + beta * d[1], e2_prev + beta * d[2], s2_prev + beta * d[3]]
+                [
+                    -2.0 * alpha * e_prev + beta * d[0],
+                    1.0 + beta * d[1],
+                    e2_prev + beta * d[2],
+                    s2_prev + beta * d[3],
+                ]
             };
         }
         let e = yt - mu;
         let e2 = e * e;
         let (lt, dl_ds2, dl_dmu, dl_dnu) = match nu {
-            None => (-0.5 * (ln_2pi + s2.ln() + e2 / s2), 0.5 * (e2 / s2 - 1.0) / s2, e / s2, 0.0),
+            None => (
+                -0.5 * (ln_2pi + s2.ln() + e2 / s2),
+                0.5 * (e2 / s2 - 1.0) / s2,
+                e / s2,
+                0.0,
+            ),
             Some(nu) => {
                 let nu2 = nu - 2.0;
                 let q = e2 / (s2 * nu2);
@@ -440,13 +474,25 @@ pub fn filter(y: &[f64], params: &GarchParams, init: FilterInit) -> Result<Garch
     let mut s2 = vec![0.0; y.len()];
     let mut tail = (0.0, 0.0, 0.0);
     // An empty y gives loglik 0 and the forecast and state from `init`.
-    let ll = eval(y, &th, init.pair(), Out { sigma2: Some(&mut s2), tail: Some(&mut tail), ..Default::default() });
+    let ll = eval(
+        y,
+        &th,
+        init.pair(),
+        Out {
+            sigma2: Some(&mut s2),
+            tail: Some(&mut tail),
+            ..Default::default()
+        },
+    );
     Ok(GarchFilter {
         sigma: s2.iter().map(|v| v.sqrt()).collect(),
         resid: y.iter().map(|v| v - params.mu).collect(),
         loglik: ll,
         forecast_variance: tail.0,
-        state: GarchState { resid2: tail.1, sigma2: tail.2 },
+        state: GarchState {
+            resid2: tail.1,
+            sigma2: tail.2,
+        },
     })
 }
 
@@ -483,17 +529,35 @@ fn starting_values(y: &[f64], r0: &[f64], bc: f64, dist: Dist) -> GarchParams {
         Dist::Normal => None,
         Dist::StudentT => {
             let mut s2 = vec![0.0; r0.len()];
-            eval(r0, &[0.0, omega, alpha, beta], (bc, bc), Out { sigma2: Some(&mut s2), ..Default::default() });
+            eval(
+                r0,
+                &[0.0, omega, alpha, beta],
+                (bc, bc),
+                Out {
+                    sigma2: Some(&mut s2),
+                    ..Default::default()
+                },
+            );
             let z: Vec<f64> = r0.iter().zip(&s2).map(|(r, s)| r / s.sqrt()).collect();
             let m = mean(&z);
             let m2 = mean(&z.iter().map(|v| (v - m).powi(2)).collect::<Vec<_>>());
             let m4 = mean(&z.iter().map(|v| (v - m).powi(4)).collect::<Vec<_>>());
             let kurt = m4 / (m2 * m2);
-            let nu = if kurt > 3.75 { (4.0 * kurt - 6.0) / (kurt - 3.0) } else { 12.0 };
+            let nu = if kurt > 3.75 {
+                (4.0 * kurt - 6.0) / (kurt - 3.0)
+            } else {
+                12.0
+            };
             Some(nu.clamp(4.0, NU_MAX))
         }
     };
-    GarchParams { mu, omega, alpha, beta, nu }
+    GarchParams {
+        mu,
+        omega,
+        alpha,
+        beta,
+        nu,
+    }
 }
 
 /// Optimiser coordinates x = (μ, ω, p, s[, ν]) with p = α+β, s = α/p → θ. β is nudged down by
@@ -531,14 +595,19 @@ pub fn fit(y: &[f64], dist: Dist, opts: &FitOptions) -> Result<GarchFit, DataErr
         )));
     }
     if !(opts.tol > 0.0 && opts.tol.is_finite()) {
-        return Err(DataError::arg(format!("Expected a positive tol but received {}", opts.tol)));
+        return Err(DataError::arg(format!(
+            "Expected a positive tol but received {}",
+            opts.tol
+        )));
     }
     let n = y.len();
     let mu0 = mean(y);
     let r0: Vec<f64> = y.iter().map(|v| v - mu0).collect();
     let v = mean(&r0.iter().map(|r| r * r).collect::<Vec<_>>());
     if v.is_nan() || v <= 0.0 {
-        return Err(DataError::arg("Expected y with positive variance but all values are equal"));
+        return Err(DataError::arg(
+            "Expected y with positive variance but all values are equal",
+        ));
     }
     let bc = backcast_resid(&r0);
     let sv = starting_values(y, &r0, bc, dist);
@@ -550,7 +619,12 @@ pub fn fit(y: &[f64], dist: Dist, opts: &FitOptions) -> Result<GarchFit, DataErr
     let mut lo = vec![-10.0 * max_abs / scale[0], 1e-8, 0.0, 0.0];
     let mut hi = vec![10.0 * max_abs / scale[0], 10.0, 1.0, 1.0];
     let p0 = sv.alpha + sv.beta;
-    let mut z0 = vec![sv.mu / scale[0], sv.omega / scale[1], p0, if p0 > 0.0 { sv.alpha / p0 } else { 0.5 }];
+    let mut z0 = vec![
+        sv.mu / scale[0],
+        sv.omega / scale[1],
+        p0,
+        if p0 > 0.0 { sv.alpha / p0 } else { 0.5 },
+    ];
     if let Some(nu) = sv.nu {
         lo.push(NU_MIN);
         hi.push(NU_MAX);
@@ -563,7 +637,15 @@ pub fn fit(y: &[f64], dist: Dist, opts: &FitOptions) -> Result<GarchFit, DataErr
     let objective = |z: &[f64], gz: &mut [f64]| -> f64 {
         let x = x_of(z);
         let th = theta_of(&x);
-        let ll = eval(y, &th, init, Out { grad: Some(&mut gth), ..Default::default() });
+        let ll = eval(
+            y,
+            &th,
+            init,
+            Out {
+                grad: Some(&mut gth),
+                ..Default::default()
+            },
+        );
         if !ll.is_finite() {
             return f64::INFINITY;
         }
@@ -571,7 +653,17 @@ pub fn fit(y: &[f64], dist: Dist, opts: &FitOptions) -> Result<GarchFit, DataErr
         gz.iter_mut().zip(scale).for_each(|(g, s)| *g *= -inv_n * s);
         -ll * inv_n
     };
-    let res = boxmin::minimize(objective, &z0, &lo, &hi, &boxmin::Options { max_iter: opts.max_iter, pgtol: opts.tol, ftol: 1e-12 });
+    let res = boxmin::minimize(
+        objective,
+        &z0,
+        &lo,
+        &hi,
+        &boxmin::Options {
+            max_iter: opts.max_iter,
+            pgtol: opts.tol,
+            ftol: 1e-12,
+        },
+    );
     let th = theta_of(&x_of(&res.x));
     let params = GarchParams::from_slice(&th)?;
     let filt = filter(y, &params, FilterInit::Backcast(bc))?;
@@ -599,7 +691,11 @@ pub fn fit(y: &[f64], dist: Dist, opts: &FitOptions) -> Result<GarchFit, DataErr
 
 /// `fit` for many series, one rayon task per series. Inputs are checked first (the error names
 /// the series); the fits are independent, so results do not depend on the thread count.
-pub fn fit_many(ys: &[Vec<f64>], dist: Dist, opts: &FitOptions) -> Result<Vec<GarchFit>, DataError> {
+pub fn fit_many(
+    ys: &[Vec<f64>],
+    dist: Dist,
+    opts: &FitOptions,
+) -> Result<Vec<GarchFit>, DataError> {
     for (i, y) in ys.iter().enumerate() {
         check_series(y, &format!("ys[{i}]"))?;
     }
@@ -625,8 +721,24 @@ fn robust_cov(y: &[f64], th: &[f64], init: (f64, f64)) -> (Vec<f64>, Vec<f64>) {
         let (mut tp, mut tm) = (th.to_vec(), th.to_vec());
         tp[j] += hj;
         tm[j] -= hj;
-        let lp = eval(y, &tp, init, Out { grad: Some(&mut gp), ..Default::default() });
-        let lm = eval(y, &tm, init, Out { grad: Some(&mut gm), ..Default::default() });
+        let lp = eval(
+            y,
+            &tp,
+            init,
+            Out {
+                grad: Some(&mut gp),
+                ..Default::default()
+            },
+        );
+        let lm = eval(
+            y,
+            &tm,
+            init,
+            Out {
+                grad: Some(&mut gm),
+                ..Default::default()
+            },
+        );
         if !(lp.is_finite() && lm.is_finite()) {
             return nan();
         }
@@ -636,7 +748,15 @@ fn robust_cov(y: &[f64], th: &[f64], init: (f64, f64)) -> (Vec<f64>, Vec<f64>) {
     }
     let h = (&h + h.transpose()) * 0.5;
     let mut sc = vec![0.0; n * k];
-    let ll = eval(y, th, init, Out { scores: Some(&mut sc), ..Default::default() });
+    let ll = eval(
+        y,
+        th,
+        init,
+        Out {
+            scores: Some(&mut sc),
+            ..Default::default()
+        },
+    );
     if !ll.is_finite() || n < 2 {
         return nan();
     }
@@ -662,10 +782,20 @@ fn robust_cov(y: &[f64], th: &[f64], init: (f64, f64)) -> (Vec<f64>, Vec<f64>) {
             s[(j, i)] = s[(i, j)];
         }
     }
-    let Some(hinv) = h.clone().try_inverse() else { return nan() };
+    let Some(hinv) = h.clone().try_inverse() else {
+        return nan();
+    };
     let cov = &hinv * s * &hinv / n as f64;
     let cov = (&cov + cov.transpose()) * 0.5;
-    let se = (0..k).map(|i| if cov[(i, i)] >= 0.0 { cov[(i, i)].sqrt() } else { f64::NAN }).collect();
+    let se = (0..k)
+        .map(|i| {
+            if cov[(i, i)] >= 0.0 {
+                cov[(i, i)].sqrt()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
     let mut flat = vec![0.0; k * k];
     for i in 0..k {
         for j in 0..k {
@@ -725,7 +855,9 @@ pub(crate) mod boxmin {
     }
 
     fn pg_norm(x: &[f64], g: &[f64], lo: &[f64], hi: &[f64]) -> f64 {
-        (0..x.len()).map(|i| ((x[i] - g[i]).clamp(lo[i], hi[i]) - x[i]).abs()).fold(0.0, f64::max)
+        (0..x.len())
+            .map(|i| ((x[i] - g[i]).clamp(lo[i], hi[i]) - x[i]).abs())
+            .fold(0.0, f64::max)
     }
 
     /// Central-difference Hessian of the gradient (one-sided at a bound), symmetrised, with
@@ -753,13 +885,15 @@ pub(crate) mod boxmin {
                 let fm = fg(&xm, &mut gm);
                 *evals += 2;
                 let step = xp[j] - xm[j];
-                (fp.is_finite() && fm.is_finite()).then(|| (0..n).map(|i| (gp[i] - gm[i]) / step).collect())
+                (fp.is_finite() && fm.is_finite())
+                    .then(|| (0..n).map(|i| (gp[i] - gm[i]) / step).collect())
             } else if up > 0.0 || dn > 0.0 {
                 xp[j] += if up >= dn { up } else { -dn };
                 let step = xp[j] - x[j];
                 let fp = fg(&xp, &mut gp);
                 *evals += 1;
-                fp.is_finite().then(|| (0..n).map(|i| (gp[i] - g[i]) / step).collect())
+                fp.is_finite()
+                    .then(|| (0..n).map(|i| (gp[i] - g[i]) / step).collect())
             } else {
                 None
             };
@@ -783,11 +917,19 @@ pub(crate) mod boxmin {
     }
 
     /// The projected quasi-Newton direction at x (see the module comment) and the active set.
-    fn direction(x: &[f64], g: &[f64], b: &DMatrix<f64>, lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<bool>) {
+    fn direction(
+        x: &[f64],
+        g: &[f64],
+        b: &DMatrix<f64>,
+        lo: &[f64],
+        hi: &[f64],
+    ) -> (Vec<f64>, Vec<bool>) {
         let n = x.len();
         let at_lo = |i: usize| x[i] <= lo[i];
         let at_hi = |i: usize| x[i] >= hi[i];
-        let mut active: Vec<bool> = (0..n).map(|i| (at_lo(i) && g[i] > 0.0) || (at_hi(i) && g[i] < 0.0)).collect();
+        let mut active: Vec<bool> = (0..n)
+            .map(|i| (at_lo(i) && g[i] > 0.0) || (at_hi(i) && g[i] < 0.0))
+            .collect();
         loop {
             let free: Vec<usize> = (0..n).filter(|&i| !active[i]).collect();
             let mut d = vec![0.0; n];
@@ -810,7 +952,11 @@ pub(crate) mod boxmin {
             }
             // A free variable on its bound that the step would push out of the box is fixed too,
             // so that short steps are never projected (and stay descent directions).
-            let blocked: Vec<usize> = free.iter().copied().filter(|&i| (at_lo(i) && d[i] < 0.0) || (at_hi(i) && d[i] > 0.0)).collect();
+            let blocked: Vec<usize> = free
+                .iter()
+                .copied()
+                .filter(|&i| (at_lo(i) && d[i] < 0.0) || (at_hi(i) && d[i] > 0.0))
+                .collect();
             if blocked.is_empty() {
                 return (d, active);
             }
@@ -834,8 +980,18 @@ pub(crate) mod boxmin {
         let mut f = fg(&x, &mut g);
         let mut evals = 1;
         let out = |x: Vec<f64>, f: f64, g: &[f64], it: usize, evals: usize, stop: StopReason| {
-            let pg = if f.is_finite() { pg_norm(&x, g, lo, hi) } else { f64::INFINITY };
-            Outcome { pg_norm: pg, x, iterations: it, evaluations: evals, stop }
+            let pg = if f.is_finite() {
+                pg_norm(&x, g, lo, hi)
+            } else {
+                f64::INFINITY
+            };
+            Outcome {
+                pg_norm: pg,
+                x,
+                iterations: it,
+                evaluations: evals,
+                stop,
+            }
         };
         if !f.is_finite() {
             return out(x, f, &g, 0, evals, StopReason::LineSearch);
@@ -852,7 +1008,10 @@ pub(crate) mod boxmin {
             loop {
                 let (d, active) = direction(&x, &g, &b, lo, hi);
                 // Model decrease of the full step on the free set, −gᵀd ≥ 0 (B_FF is positive definite).
-                let model_decrease: f64 = -(0..n).filter(|&i| !active[i]).map(|i| g[i] * d[i]).sum::<f64>();
+                let model_decrease: f64 = -(0..n)
+                    .filter(|&i| !active[i])
+                    .map(|i| g[i] * d[i])
+                    .sum::<f64>();
                 if model_decrease <= o.ftol * f.abs().max(1.0) {
                     if fresh {
                         return out(x, f, &g, it, evals, StopReason::Decrease);
@@ -935,7 +1094,11 @@ pub(crate) mod boxmin {
         if !(sbs > 0.0) || !sbs.is_finite() || !sy.is_finite() {
             return;
         }
-        let theta = if sy >= 0.2 * sbs { 1.0 } else { 0.8 * sbs / (sbs - sy) };
+        let theta = if sy >= 0.2 * sbs {
+            1.0
+        } else {
+            0.8 * sbs / (sbs - sy)
+        };
         let r = &y * theta + &bs * (1.0 - theta);
         let sr = s.dot(&r);
         if !(sr > 0.0) {
@@ -960,14 +1123,20 @@ mod tests {
     fn simulate(n: usize, p: &GarchParams, seed: u64) -> Vec<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let pers = p.alpha + p.beta;
-        let mut s2 = if pers < 1.0 { p.omega / (1.0 - pers) } else { p.omega * 100.0 };
+        let mut s2 = if pers < 1.0 {
+            p.omega / (1.0 - pers)
+        } else {
+            p.omega * 100.0
+        };
         let mut e_prev2 = s2;
         let mut out = Vec::with_capacity(n);
         for i in 0..n + 500 {
             s2 = p.omega + p.alpha * e_prev2 + p.beta * s2;
             let z: f64 = match p.nu {
                 None => rng.sample(StandardNormal),
-                Some(nu) => rng.sample::<f64, _>(StudentT::new(nu).unwrap()) * ((nu - 2.0) / nu).sqrt(),
+                Some(nu) => {
+                    rng.sample::<f64, _>(StudentT::new(nu).unwrap()) * ((nu - 2.0) / nu).sqrt()
+                }
             };
             let e = s2.sqrt() * z;
             e_prev2 = e * e;
@@ -982,8 +1151,20 @@ mod tests {
         (a - b).abs() / b.abs().max(1e-300)
     }
 
-    const P_NORMAL: GarchParams = GarchParams { mu: 0.05, omega: 0.1, alpha: 0.1, beta: 0.85, nu: None };
-    const P_T: GarchParams = GarchParams { mu: 0.05, omega: 0.1, alpha: 0.1, beta: 0.85, nu: Some(5.0) };
+    const P_NORMAL: GarchParams = GarchParams {
+        mu: 0.05,
+        omega: 0.1,
+        alpha: 0.1,
+        beta: 0.85,
+        nu: None,
+    };
+    const P_T: GarchParams = GarchParams {
+        mu: 0.05,
+        omega: 0.1,
+        alpha: 0.1,
+        beta: 0.85,
+        nu: Some(5.0),
+    };
 
     #[test]
     fn digamma_matches_known_values_and_lgamma_derivative() {
@@ -992,10 +1173,17 @@ mod tests {
         assert!((digamma(0.5) + euler + 2.0 * std::f64::consts::LN_2).abs() < 1e-14);
         // ψ(x+1) = ψ(x) + 1/x across the recurrence/asymptotic switch.
         for x in [0.3, 1.7, 9.5, 9.99, 10.0, 10.01, 37.0, 250.5] {
-            assert!((digamma(x + 1.0) - digamma(x) - 1.0 / x).abs() < 1e-14 * (1.0 + digamma(x).abs()), "x={x}");
+            assert!(
+                (digamma(x + 1.0) - digamma(x) - 1.0 / x).abs() < 1e-14 * (1.0 + digamma(x).abs()),
+                "x={x}"
+            );
             let h = 1e-5 * x;
             let fd = (libm::lgamma(x + h) - libm::lgamma(x - h)) / (2.0 * h);
-            assert!((fd - digamma(x)).abs() < 1e-7 * (1.0 + fd.abs()), "x={x}: {fd} vs {}", digamma(x));
+            assert!(
+                (fd - digamma(x)).abs() < 1e-7 * (1.0 + fd.abs()),
+                "x={x}: {fd} vs {}",
+                digamma(x)
+            );
         }
     }
 
@@ -1008,7 +1196,9 @@ mod tests {
         y[100] = 1.0e6;
         let m = y.iter().sum::<f64>() / 200.0;
         let sw: f64 = (0..75).map(|i| 0.94f64.powi(i)).sum();
-        let want: f64 = (0..75).map(|i| 0.94f64.powi(i) / sw * (1.0 - m) * (1.0 - m)).sum();
+        let want: f64 = (0..75)
+            .map(|i| 0.94f64.powi(i) / sw * (1.0 - m) * (1.0 - m))
+            .sum();
         assert!(rel(backcast(&y).unwrap(), want) < 1e-13);
         assert!(backcast(&[]).is_err());
     }
@@ -1016,14 +1206,22 @@ mod tests {
     #[test]
     fn loglik_closed_forms_on_two_observations() {
         let y = [1.0, -2.0];
-        let p = GarchParams { mu: 0.1, omega: 0.2, alpha: 0.1, beta: 0.8, nu: None };
+        let p = GarchParams {
+            mu: 0.1,
+            omega: 0.2,
+            alpha: 0.1,
+            beta: 0.8,
+            nu: None,
+        };
         // b = 2.25; σ²_0 = 0.2 + 0.9·2.25 = 2.225, e_0 = 0.9; σ²_1 = 0.2 + 0.1·0.81 + 0.8·2.225 = 2.061, e_1 = −2.1.
         let (b, f) = loglik(&y, &p).unwrap();
         assert_eq!(b, 2.25);
         let s2 = [2.225, 2.061];
         let e = [0.9, -2.1];
         let ln2pi = (2.0 * std::f64::consts::PI).ln();
-        let want: f64 = (0..2).map(|t| -0.5 * (ln2pi + f64::ln(s2[t]) + e[t] * e[t] / s2[t])).sum();
+        let want: f64 = (0..2)
+            .map(|t| -0.5 * (ln2pi + f64::ln(s2[t]) + e[t] * e[t] / s2[t]))
+            .sum();
         assert!(rel(f.loglik, want) < 1e-14);
         assert!(rel(f.sigma[0], s2[0].sqrt()) < 1e-15 && rel(f.sigma[1], s2[1].sqrt()) < 1e-15);
         assert!(rel(f.forecast_variance, 0.2 + 0.1 * 4.41 + 0.8 * 2.061) < 1e-15);
@@ -1032,9 +1230,14 @@ mod tests {
         let nu = 5.0;
         let pt = GarchParams { nu: Some(nu), ..p };
         let (_, ft) = loglik(&y, &pt).unwrap();
-        let c = libm::tgamma((nu + 1.0) / 2.0) / (libm::tgamma(nu / 2.0) * (std::f64::consts::PI * (nu - 2.0)).sqrt());
+        let c = libm::tgamma((nu + 1.0) / 2.0)
+            / (libm::tgamma(nu / 2.0) * (std::f64::consts::PI * (nu - 2.0)).sqrt());
         let want_t: f64 = (0..2)
-            .map(|t| (c / s2[t].sqrt() * (1.0 + e[t] * e[t] / (s2[t] * (nu - 2.0))).powf(-(nu + 1.0) / 2.0)).ln())
+            .map(|t| {
+                (c / s2[t].sqrt()
+                    * (1.0 + e[t] * e[t] / (s2[t] * (nu - 2.0))).powf(-(nu + 1.0) / 2.0))
+                .ln()
+            })
             .sum();
         assert!(rel(ft.loglik, want_t) < 1e-13, "{} vs {want_t}", ft.loglik);
         // t → normal as ν → ∞.
@@ -1059,15 +1262,30 @@ mod tests {
             let k = th.len();
             let mut g = vec![0.0; k];
             let mut sc = vec![0.0; y.len() * k];
-            let ll = eval(&y, th, (bc, bc), Out { grad: Some(&mut g), scores: Some(&mut sc), ..Default::default() });
+            let ll = eval(
+                &y,
+                th,
+                (bc, bc),
+                Out {
+                    grad: Some(&mut g),
+                    scores: Some(&mut sc),
+                    ..Default::default()
+                },
+            );
             assert!(ll.is_finite());
             for j in 0..k {
                 let h = 1e-5 * th[j].abs().max(1e-2);
                 let (mut tp, mut tm) = (th.to_vec(), th.to_vec());
                 tp[j] += h;
                 tm[j] -= h;
-                let fd = (eval(&y, &tp, (bc, bc), Out::default()) - eval(&y, &tm, (bc, bc), Out::default())) / (tp[j] - tm[j]);
-                assert!((fd - g[j]).abs() <= 1e-6 * g[j].abs().max(1.0), "θ={th:?} j={j}: analytic {} vs central {fd}", g[j]);
+                let fd = (eval(&y, &tp, (bc, bc), Out::default())
+                    - eval(&y, &tm, (bc, bc), Out::default()))
+                    / (tp[j] - tm[j]);
+                assert!(
+                    (fd - g[j]).abs() <= 1e-6 * g[j].abs().max(1.0),
+                    "θ={th:?} j={j}: analytic {} vs central {fd}",
+                    g[j]
+                );
                 let sum: f64 = (0..y.len()).map(|t| sc[t * k + j]).sum();
                 assert!((sum - g[j]).abs() <= 1e-10 * g[j].abs().max(1.0));
             }
@@ -1081,7 +1299,15 @@ mod tests {
         for x in [[0.05, 0.1, 0.95, 0.1, 6.0], [0.0, 0.3, 0.6, 0.5, 3.0]] {
             let f = |x: &[f64]| -eval(&y, &theta_of(x), (bc, bc), Out::default());
             let mut gth = vec![0.0; 5];
-            eval(&y, &theta_of(&x), (bc, bc), Out { grad: Some(&mut gth), ..Default::default() });
+            eval(
+                &y,
+                &theta_of(&x),
+                (bc, bc),
+                Out {
+                    grad: Some(&mut gth),
+                    ..Default::default()
+                },
+            );
             let mut gx = vec![0.0; 5];
             grad_x(&x, &gth, &mut gx);
             for j in 0..5 {
@@ -1090,16 +1316,32 @@ mod tests {
                 xp[j] += h;
                 xm[j] -= h;
                 let fd = -(f(&xp) - f(&xm)) / (2.0 * h);
-                assert!((fd - gx[j]).abs() <= 1e-6 * gx[j].abs().max(1.0), "x={x:?} j={j}: {} vs {fd}", gx[j]);
+                assert!(
+                    (fd - gx[j]).abs() <= 1e-6 * gx[j].abs().max(1.0),
+                    "x={x:?} j={j}: {} vs {fd}",
+                    gx[j]
+                );
             }
         }
     }
 
     #[test]
     fn persistence_one_maps_to_alpha_plus_beta_at_most_one() {
-        for s in [0.0, 1e-9, 0.07606881846888236, 0.1, 1.0 / 3.0, 0.5, 0.9, 1.0] {
+        for s in [
+            0.0,
+            1e-9,
+            0.07606881846888236,
+            0.1,
+            1.0 / 3.0,
+            0.5,
+            0.9,
+            1.0,
+        ] {
             let th = theta_of(&[0.0, 1.0, 1.0, s]);
-            assert!(th[2] + th[3] <= 1.0 && th[2] + th[3] >= 1.0 - 2.0 * f64::EPSILON, "s={s}");
+            assert!(
+                th[2] + th[3] <= 1.0 && th[2] + th[3] >= 1.0 - 2.0 * f64::EPSILON,
+                "s={s}"
+            );
             assert!(th[2] >= 0.0 && th[3] >= 0.0);
         }
     }
@@ -1112,7 +1354,11 @@ mod tests {
             g[1] = 2.0 * (x[1] + 1.0) + 0.5 * x[0];
             (x[0] - 2.0).powi(2) + (x[1] + 1.0).powi(2) + 0.5 * x[0] * x[1]
         };
-        let o = boxmin::Options { max_iter: 100, pgtol: 1e-10, ftol: 0.0 };
+        let o = boxmin::Options {
+            max_iter: 100,
+            pgtol: 1e-10,
+            ftol: 0.0,
+        };
         let r = boxmin::minimize(f, &[0.5, 0.5], &[0.0, 0.0], &[1.0, 1.0], &o);
         assert_eq!(r.x, vec![1.0, 0.0]);
         assert_eq!(r.stop, StopReason::Gradient);
@@ -1127,7 +1373,12 @@ mod tests {
         assert!((r.x[1] - 0.25).abs() < 1e-9, "{:?}", r.x);
         // Interior: the unconstrained minimum (1, 1).
         let r = boxmin::minimize(rosen, &[-1.2, 1.0], &[-5.0, -5.0], &[5.0, 5.0], &o);
-        assert!((r.x[0] - 1.0).abs() < 1e-8 && (r.x[1] - 1.0).abs() < 1e-8, "{:?} {:?}", r.x, r.stop);
+        assert!(
+            (r.x[0] - 1.0).abs() < 1e-8 && (r.x[1] - 1.0).abs() < 1e-8,
+            "{:?} {:?}",
+            r.x,
+            r.stop
+        );
     }
 
     /// Simulated GARCH(1,1), T = 20 000: every estimate within 4 robust standard errors of the
@@ -1143,9 +1394,17 @@ mod tests {
             for j in 0..truth.len() {
                 let se = f.std_err_robust[j];
                 assert!(se.is_finite() && se > 0.0);
-                assert!((est[j] - truth[j]).abs() < 4.0 * se, "{:?} θ{j}: {} vs {} (se {se})", p.dist(), est[j], truth[j]);
+                assert!(
+                    (est[j] - truth[j]).abs() < 4.0 * se,
+                    "{:?} θ{j}: {} vs {} (se {se})",
+                    p.dist(),
+                    est[j],
+                    truth[j]
+                );
             }
-            assert!((f.params.alpha - p.alpha).abs() < 0.03 && (f.params.beta - p.beta).abs() < 0.03);
+            assert!(
+                (f.params.alpha - p.alpha).abs() < 0.03 && (f.params.beta - p.beta).abs() < 0.03
+            );
             if let (Some(a), Some(b)) = (f.params.nu, p.nu) {
                 assert!((a - b).abs() < 1.5);
             }
@@ -1161,12 +1420,21 @@ mod tests {
     /// must end exactly there, not at 1 − ε.
     #[test]
     fn fit_ends_on_the_persistence_boundary() {
-        let p = GarchParams { mu: 0.0, omega: 0.05, alpha: 0.2, beta: 0.85, nu: None };
+        let p = GarchParams {
+            mu: 0.0,
+            omega: 0.05,
+            alpha: 0.2,
+            beta: 0.85,
+            nu: None,
+        };
         let y = simulate(400, &p, 5);
         for dist in [Dist::Normal, Dist::StudentT] {
             let f = fit(&y, dist, &FitOptions::default()).unwrap();
             let pers = f.params.alpha + f.params.beta;
-            assert!((1.0 - 2.0 * f64::EPSILON..=1.0).contains(&pers), "{dist:?}: α+β = {pers}");
+            assert!(
+                (1.0 - 2.0 * f64::EPSILON..=1.0).contains(&pers),
+                "{dist:?}: α+β = {pers}"
+            );
             assert!(f.convergence.converged, "{:?}", f.convergence);
         }
     }
@@ -1175,7 +1443,9 @@ mod tests {
     #[test]
     fn fit_on_white_noise_stays_feasible() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let y: Vec<f64> = (0..1000).map(|_| rng.sample::<f64, _>(StandardNormal) * 2.0).collect();
+        let y: Vec<f64> = (0..1000)
+            .map(|_| rng.sample::<f64, _>(StandardNormal) * 2.0)
+            .collect();
         let f = fit(&y, Dist::Normal, &FitOptions::default()).unwrap();
         assert!(f.params.omega > 0.0 && f.params.alpha >= 0.0 && f.params.beta >= 0.0);
         assert!(f.params.alpha + f.params.beta <= 1.0);
@@ -1183,7 +1453,17 @@ mod tests {
         // At least as good as the constant-variance model (α = β = 0, the sample variance).
         let m = y.iter().sum::<f64>() / y.len() as f64;
         let v = y.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / y.len() as f64;
-        let (_, c) = loglik(&y, &GarchParams { mu: m, omega: v, alpha: 0.0, beta: 0.0, nu: None }).unwrap();
+        let (_, c) = loglik(
+            &y,
+            &GarchParams {
+                mu: m,
+                omega: v,
+                alpha: 0.0,
+                beta: 0.0,
+                nu: None,
+            },
+        )
+        .unwrap();
         assert!(f.loglik >= c.loglik, "{} < {}", f.loglik, c.loglik);
         assert!(f.convergence.converged, "{:?}", f.convergence);
     }
@@ -1198,7 +1478,9 @@ mod tests {
         let b = fit(&y1000, Dist::StudentT, &FitOptions::default()).unwrap();
         assert!(rel(b.params.mu, 1e3 * a.params.mu) < 1e-6);
         assert!(rel(b.params.omega, 1e6 * a.params.omega) < 1e-6);
-        assert!(rel(b.params.alpha, a.params.alpha) < 1e-6 && rel(b.params.beta, a.params.beta) < 1e-6);
+        assert!(
+            rel(b.params.alpha, a.params.alpha) < 1e-6 && rel(b.params.beta, a.params.beta) < 1e-6
+        );
         assert!(rel(b.params.nu.unwrap(), a.params.nu.unwrap()) < 1e-6);
         assert!((b.loglik - (a.loglik - 1500.0 * 1000f64.ln())).abs() < 1e-6);
     }
@@ -1221,20 +1503,42 @@ mod tests {
         let tr = fit(&y[..600], Dist::Normal, &FitOptions::default()).unwrap();
         let whole = filter(&y, &tr.params, FilterInit::Backcast(tr.backcast)).unwrap();
         let st = tr.filter.state;
-        let cont = filter(&y[600..], &tr.params, FilterInit::State { resid2: st.resid2, sigma2: st.sigma2 }).unwrap();
+        let cont = filter(
+            &y[600..],
+            &tr.params,
+            FilterInit::State {
+                resid2: st.resid2,
+                sigma2: st.sigma2,
+            },
+        )
+        .unwrap();
         assert_eq!(cont.sigma[..], whole.sigma[600..]);
         assert_eq!(cont.sigma[0], tr.filter.forecast_variance.sqrt());
         assert_eq!(whole.sigma[..600], tr.filter.sigma[..]);
         // An empty series gives the forecast from the state.
-        let e = filter(&[], &tr.params, FilterInit::State { resid2: st.resid2, sigma2: st.sigma2 }).unwrap();
+        let e = filter(
+            &[],
+            &tr.params,
+            FilterInit::State {
+                resid2: st.resid2,
+                sigma2: st.sigma2,
+            },
+        )
+        .unwrap();
         assert_eq!(e.forecast_variance, tr.filter.forecast_variance);
     }
 
     #[test]
     fn fit_many_is_deterministic_across_thread_counts() {
-        let ys: Vec<Vec<f64>> = (0..6).map(|i| simulate(700, if i % 2 == 0 { &P_NORMAL } else { &P_T }, 100 + i)).collect();
+        let ys: Vec<Vec<f64>> = (0..6)
+            .map(|i| simulate(700, if i % 2 == 0 { &P_NORMAL } else { &P_T }, 100 + i))
+            .collect();
         let run = |threads: usize, dist: Dist| {
-            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| fit_many(&ys, dist, &FitOptions::default()).unwrap())
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| fit_many(&ys, dist, &FitOptions::default()).unwrap())
         };
         for dist in [Dist::Normal, Dist::StudentT] {
             let one = run(1, dist);
@@ -1249,15 +1553,41 @@ mod tests {
     fn bad_input_is_a_data_error_naming_the_argument() {
         let mut y = simulate(50, &P_NORMAL, 1);
         y[17] = f64::NAN;
-        let e = fit(&y, Dist::Normal, &FitOptions::default()).unwrap_err().to_string();
-        assert_eq!(e, "Expected finite values for y but received NaN at index 17");
-        let e = fit_many(&[vec![1.0; 20], y.clone()], Dist::Normal, &FitOptions::default()).unwrap_err().to_string();
+        let e = fit(&y, Dist::Normal, &FitOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Expected finite values for y but received NaN at index 17"
+        );
+        let e = fit_many(
+            &[vec![1.0; 20], y.clone()],
+            Dist::Normal,
+            &FitOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("Expected finite values for ys[1]"), "{e}");
-        assert!(fit(&[1.0; 5], Dist::Normal, &FitOptions::default()).unwrap_err().to_string().contains("at least 10"));
-        assert!(fit(&[1.0; 50], Dist::Normal, &FitOptions::default()).unwrap_err().to_string().contains("positive variance"));
-        let bad = GarchParams { omega: 0.0, ..P_NORMAL };
-        assert!(filter(&[1.0], &bad, FilterInit::Backcast(1.0)).unwrap_err().to_string().contains("omega > 0"));
-        let bad = GarchParams { nu: Some(2.0), ..P_NORMAL };
+        assert!(fit(&[1.0; 5], Dist::Normal, &FitOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("at least 10"));
+        assert!(fit(&[1.0; 50], Dist::Normal, &FitOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("positive variance"));
+        let bad = GarchParams {
+            omega: 0.0,
+            ..P_NORMAL
+        };
+        assert!(filter(&[1.0], &bad, FilterInit::Backcast(1.0))
+            .unwrap_err()
+            .to_string()
+            .contains("omega > 0"));
+        let bad = GarchParams {
+            nu: Some(2.0),
+            ..P_NORMAL
+        };
         assert!(filter(&[1.0], &bad, FilterInit::Backcast(1.0)).is_err());
         assert!(filter(&[1.0], &P_NORMAL, FilterInit::Backcast(-1.0)).is_err());
         assert!(Dist::parse("skewt").is_err());

@@ -7,20 +7,33 @@ use crate::error::DataError;
 
 /// Place validated, sorted klines on the grid `[start, end)` of step `interval_ms`.
 /// `start`/`end` default to the first bar and one past the last bar. Rows outside are dropped.
-pub fn to_grid(k: &Klines, interval_ms: i64, start: Option<i64>, end: Option<i64>) -> Result<GridBars, DataError> {
+pub fn to_grid(
+    k: &Klines,
+    interval_ms: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<GridBars, DataError> {
     if interval_ms <= 0 {
-        return Err(DataError::arg(format!("Expected positive interval_ms but received {interval_ms}")));
+        return Err(DataError::arg(format!(
+            "Expected positive interval_ms but received {interval_ms}"
+        )));
     }
     if k.is_empty() && (start.is_none() || end.is_none()) {
-        return Err(DataError::arg("cannot place zero bars on a grid without an explicit start and end"));
+        return Err(DataError::arg(
+            "cannot place zero bars on a grid without an explicit start and end",
+        ));
     }
     let start = start.unwrap_or_else(|| k.open_time[0]);
     let end = end.unwrap_or_else(|| k.open_time[k.len() - 1] + interval_ms);
     if start.rem_euclid(interval_ms) != 0 || end.rem_euclid(interval_ms) != 0 {
-        return Err(DataError::arg(format!("grid bounds {start}..{end} are not aligned to {interval_ms} ms")));
+        return Err(DataError::arg(format!(
+            "grid bounds {start}..{end} are not aligned to {interval_ms} ms"
+        )));
     }
     if end < start {
-        return Err(DataError::arg(format!("grid end {end} is before start {start}")));
+        return Err(DataError::arg(format!(
+            "grid end {end} is before start {start}"
+        )));
     }
     let n = ((end - start) / interval_ms) as usize;
     let mut g = GridBars::missing(interval_ms, start, n);
@@ -30,12 +43,16 @@ pub fn to_grid(k: &Klines, interval_ms: i64, start: Option<i64>, end: Option<i64
         let t = k.open_time[i];
         if let Some(p) = prev {
             if t <= p {
-                return Err(DataError::arg(format!("open_time must be strictly increasing: {t} after {p}")));
+                return Err(DataError::arg(format!(
+                    "open_time must be strictly increasing: {t} after {p}"
+                )));
             }
         }
         prev = Some(t);
         if t.rem_euclid(interval_ms) != 0 {
-            return Err(DataError::arg(format!("open_time {t} is not aligned to {interval_ms} ms")));
+            return Err(DataError::arg(format!(
+                "open_time {t} is not aligned to {interval_ms} ms"
+            )));
         }
         if t < start || t >= end {
             continue;
@@ -61,7 +78,9 @@ pub fn to_grid(k: &Klines, interval_ms: i64, start: Option<i64>, end: Option<i64
 pub fn reframe(g: &GridBars, start: i64, end: i64) -> Result<GridBars, DataError> {
     let iv = g.interval_ms;
     if start.rem_euclid(iv) != 0 || end.rem_euclid(iv) != 0 || end < start {
-        return Err(DataError::arg(format!("cannot reframe a {iv} ms grid to {start}..{end}")));
+        return Err(DataError::arg(format!(
+            "cannot reframe a {iv} ms grid to {start}..{end}"
+        )));
     }
     let n = ((end - start) / iv) as usize;
     let mut out = GridBars::missing(iv, start, n);

@@ -43,7 +43,9 @@ impl HarForm {
             "level" => Ok(HarForm::Level),
             "log" => Ok(HarForm::LogMeanOfLogs),
             "logOfMeans" => Ok(HarForm::LogOfMeans),
-            _ => Err(DataError::arg(format!("Expected 'level', 'log' or 'logOfMeans' for form but received {s:?}"))),
+            _ => Err(DataError::arg(format!(
+                "Expected 'level', 'log' or 'logOfMeans' for form but received {s:?}"
+            ))),
         }
     }
 
@@ -63,7 +65,11 @@ pub struct HarSpec {
 
 impl HarSpec {
     pub fn new(form: HarForm) -> HarSpec {
-        HarSpec { form, week: 7, month: 30 }
+        HarSpec {
+            form,
+            week: 7,
+            month: 30,
+        }
     }
 
     fn check(&self) -> Result<(), DataError> {
@@ -117,11 +123,19 @@ fn check_rv(rv: &[f64], form: HarForm, allow_nan: bool) -> Result<(), DataError>
             continue;
         }
         if !v.is_finite() {
-            return Err(DataError::arg(format!("Expected finite values for rv but received {v} at index {i}")));
+            return Err(DataError::arg(format!(
+                "Expected finite values for rv but received {v} at index {i}"
+            )));
         }
         if v < 0.0 || (form.is_log() && v == 0.0) {
-            let what = if form.is_log() { "positive values for rv (log form)" } else { "non-negative values for rv" };
-            return Err(DataError::arg(format!("Expected {what} but received {v} at index {i}")));
+            let what = if form.is_log() {
+                "positive values for rv (log form)"
+            } else {
+                "non-negative values for rv"
+            };
+            return Err(DataError::arg(format!(
+                "Expected {what} but received {v} at index {i}"
+            )));
         }
     }
     Ok(())
@@ -136,7 +150,11 @@ fn regressors(rv: &[f64], spec: &HarSpec) -> (Vec<[f64; 3]>, Vec<f64>) {
         _ => rv.iter().map(|v| v.ln()).collect(),
     };
     // Window means on x (mean of logs / levels) or on RV then logged (log of means).
-    let base: &[f64] = if spec.form == HarForm::LogOfMeans { rv } else { &x };
+    let base: &[f64] = if spec.form == HarForm::LogOfMeans {
+        rv
+    } else {
+        &x
+    };
     let wmean = |t: usize, w: usize| -> f64 {
         let s: f64 = base[t + 1 - w..=t].iter().sum();
         let m = s / w as f64;
@@ -169,15 +187,23 @@ pub fn fit(rv: &[f64], spec: &HarSpec, hac_lags: usize) -> Result<HarFit, DataEr
     }
     let n = d - spec.month;
     if hac_lags >= n {
-        return Err(DataError::arg(format!("Expected hacLags below the {n} regression rows but received {hac_lags}")));
+        return Err(DataError::arg(format!(
+            "Expected hacLags below the {n} regression rows but received {hac_lags}"
+        )));
     }
     let (reg, x) = regressors(rv, spec);
-    let xm = DMatrix::from_fn(n, K, |r, c| if c == 0 { 1.0 } else { reg[first + r][c - 1] });
+    let xm = DMatrix::from_fn(
+        n,
+        K,
+        |r, c| if c == 0 { 1.0 } else { reg[first + r][c - 1] },
+    );
     let yv = DVector::from_fn(n, |r, _| x[first + r + 1]);
     let qr = xm.clone().qr();
     let rmat = qr.r();
     if (0..K).any(|i| !(rmat[(i, i)].abs() > 1e-13 * rmat[(0, 0)].abs())) {
-        return Err(DataError::arg("The HAR design matrix is rank deficient (constant or collinear rv)"));
+        return Err(DataError::arg(
+            "The HAR design matrix is rank deficient (constant or collinear rv)",
+        ));
     }
     let mut qty = yv.clone();
     qr.q_tr_mul(&mut qty);
@@ -239,7 +265,10 @@ pub fn forecast(rv: &[f64], params: &[f64; K], spec: &HarSpec) -> Result<HarFore
     spec.check()?;
     check_rv(rv, spec.form, true)?;
     if let Some(i) = params.iter().position(|p| !p.is_finite()) {
-        return Err(DataError::arg(format!("Expected finite values for params but received {} at index {i}", params[i])));
+        return Err(DataError::arg(format!(
+            "Expected finite values for params but received {} at index {i}",
+            params[i]
+        )));
     }
     let (reg, _) = regressors(rv, spec);
     let pred = |r: &[f64; 3]| params[0] + params[1] * r[0] + params[2] * r[1] + params[3] * r[2];
@@ -311,7 +340,9 @@ mod tests {
             a[i][4 + i] = 1.0;
         }
         for c in 0..4 {
-            let p = (c..4).max_by(|&x, &y| a[x][c].abs().partial_cmp(&a[y][c].abs()).unwrap()).unwrap();
+            let p = (c..4)
+                .max_by(|&x, &y| a[x][c].abs().partial_cmp(&a[y][c].abs()).unwrap())
+                .unwrap();
             a.swap(c, p);
             let piv = a[c][c];
             a[c].iter_mut().for_each(|v| *v /= piv);
@@ -325,8 +356,12 @@ mod tests {
             }
         }
         let inv = |i: usize, j: usize| a[i][4 + j];
-        let params: Vec<f64> = (0..4).map(|i| (0..4).map(|j| inv(i, j) * xty[j]).sum()).collect();
-        let u: Vec<f64> = (0..n).map(|r| ys[r] - (0..4).map(|j| xs[r][j] * params[j]).sum::<f64>()).collect();
+        let params: Vec<f64> = (0..4)
+            .map(|i| (0..4).map(|j| inv(i, j) * xty[j]).sum())
+            .collect();
+        let u: Vec<f64> = (0..n)
+            .map(|r| ys[r] - (0..4).map(|j| xs[r][j] * params[j]).sum::<f64>())
+            .collect();
         let ssr: f64 = u.iter().map(|v| v * v).sum();
         let s2 = ssr / (n - 4) as f64;
         let mut s = [[0.0; 4]; 4];
@@ -356,7 +391,12 @@ mod tests {
                 v.sqrt()
             })
             .collect();
-        Naive { params, bse, bse_hac, ssr }
+        Naive {
+            params,
+            bse,
+            bse_hac,
+            ssr,
+        }
     }
 
     fn rel(a: f64, b: f64) -> f64 {
@@ -377,9 +417,17 @@ mod tests {
                 // itself only good to ~1e-7 there.
                 let tol = if form == HarForm::Level { 1e-6 } else { 1e-10 };
                 for i in 0..K {
-                    assert!(rel(f.params[i], r.params[i]) < tol, "{form:?} {week}/{month} params[{i}]: {} vs {}", f.params[i], r.params[i]);
+                    assert!(
+                        rel(f.params[i], r.params[i]) < tol,
+                        "{form:?} {week}/{month} params[{i}]: {} vs {}",
+                        f.params[i],
+                        r.params[i]
+                    );
                     assert!(rel(f.bse[i], r.bse[i]) < tol, "{form:?} bse[{i}]");
-                    assert!(rel(f.bse_hac[i], r.bse_hac[i]) < tol, "{form:?} lags {lags} bse_hac[{i}]");
+                    assert!(
+                        rel(f.bse_hac[i], r.bse_hac[i]) < tol,
+                        "{form:?} lags {lags} bse_hac[{i}]"
+                    );
                     assert_eq!(f.tvalues[i], f.params[i] / f.bse[i]);
                     assert_eq!(f.tvalues_hac[i], f.params[i] / f.bse_hac[i]);
                 }
@@ -408,7 +456,13 @@ mod tests {
         let rv: Vec<f64> = x.iter().map(|v| v.exp()).collect();
         let f = fit(&rv, &HarSpec::new(HarForm::LogMeanOfLogs), 5).unwrap();
         for i in 0..K {
-            assert!((f.params[i] - coef[i]).abs() < 4.0 * f.bse_hac[i], "coef {i}: {} vs {} (se {})", f.params[i], coef[i], f.bse_hac[i]);
+            assert!(
+                (f.params[i] - coef[i]).abs() < 4.0 * f.bse_hac[i],
+                "coef {i}: {} vs {} (se {})",
+                f.params[i],
+                coef[i],
+                f.bse_hac[i]
+            );
         }
         // Gaussian noise with sd 0.5: σ̂² = SSR/(n−4) ≈ 0.25.
         assert!((f.ssr / f.df_resid as f64 - 0.25).abs() < 0.01);
@@ -424,7 +478,10 @@ mod tests {
             assert_eq!(fc.forecast.len(), rv.len());
             assert!(fc.forecast[..30].iter().all(|v| v.is_nan()));
             for (r, fitted) in f.fitted.iter().enumerate() {
-                assert!((fc.forecast[f.first_target + r] - fitted).abs() <= 1e-13 * fitted.abs(), "{form:?} row {r}");
+                assert!(
+                    (fc.forecast[f.first_target + r] - fitted).abs() <= 1e-13 * fitted.abs(),
+                    "{form:?} row {r}"
+                );
             }
             assert!(fc.next.is_finite());
             // Changing days ≥ 300 leaves forecasts of days ≤ 300 unchanged.
@@ -446,7 +503,10 @@ mod tests {
         let fc = forecast(&rv, &[0.1, 0.3, 0.3, 0.3], &spec).unwrap();
         // Day 100 is in the monthly window of the forecasts of days 101..=130.
         assert!(fc.forecast[101..=130].iter().all(|v| v.is_nan()));
-        assert!(fc.forecast[131..].iter().all(|v| v.is_finite()) && fc.forecast[31..=100].iter().all(|v| v.is_finite()));
+        assert!(
+            fc.forecast[131..].iter().all(|v| v.is_finite())
+                && fc.forecast[31..=100].iter().all(|v| v.is_finite())
+        );
         assert!(fc.next.is_finite());
         // Fewer than `month` days: nothing to forecast.
         let short = forecast(&rv[..10], &[0.1, 0.3, 0.3, 0.3], &spec).unwrap();
@@ -458,17 +518,40 @@ mod tests {
         let mut rv = rv_series(100, 5);
         rv[17] = f64::NAN;
         let spec = HarSpec::new(HarForm::Level);
-        assert_eq!(fit(&rv, &spec, 5).unwrap_err().to_string(), "Expected finite values for rv but received NaN at index 17");
+        assert_eq!(
+            fit(&rv, &spec, 5).unwrap_err().to_string(),
+            "Expected finite values for rv but received NaN at index 17"
+        );
         rv[17] = 0.0;
         assert!(fit(&rv, &spec, 5).is_ok());
-        let e = fit(&rv, &HarSpec::new(HarForm::LogMeanOfLogs), 5).unwrap_err().to_string();
-        assert_eq!(e, "Expected positive values for rv (log form) but received 0 at index 17");
+        let e = fit(&rv, &HarSpec::new(HarForm::LogMeanOfLogs), 5)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Expected positive values for rv (log form) but received 0 at index 17"
+        );
         rv[17] = -1.0;
         assert!(forecast(&rv, &[0.0; 4], &spec).is_err());
-        assert!(fit(&rv_series(34, 1), &spec, 5).unwrap_err().to_string().contains("at least 35 days"));
+        assert!(fit(&rv_series(34, 1), &spec, 5)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 35 days"));
         assert!(fit(&rv_series(35, 1), &spec, 0).is_ok());
-        assert!(fit(&rv_series(100, 1), &HarSpec { form: HarForm::Level, week: 30, month: 7 }, 5).is_err());
-        assert!(fit(&vec![1e-4; 100], &spec, 5).unwrap_err().to_string().contains("rank deficient"));
+        assert!(fit(
+            &rv_series(100, 1),
+            &HarSpec {
+                form: HarForm::Level,
+                week: 30,
+                month: 7
+            },
+            5
+        )
+        .is_err());
+        assert!(fit(&vec![1e-4; 100], &spec, 5)
+            .unwrap_err()
+            .to_string()
+            .contains("rank deficient"));
         assert!(forecast(&rv_series(50, 1), &[f64::NAN, 0.0, 0.0, 0.0], &spec).is_err());
         assert!(HarForm::parse("logs").is_err());
     }

@@ -74,7 +74,10 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<ReadResult, DataErro
     let got = read_up_to(&mut file, &mut magic).map_err(|e| io_err(&name, e))?;
     file.rewind().map_err(|e| io_err(&name, e))?;
     if got == 0 {
-        return Err(DataError::BadFile { file: name, message: "empty file".into() });
+        return Err(DataError::BadFile {
+            file: name,
+            message: "empty file".into(),
+        });
     }
     let mut raw = Klines::default();
     let mut report = ReadReport::default();
@@ -82,10 +85,11 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<ReadResult, DataErro
         let reader = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file));
         parse_csv(reader, &name, &mut raw, &mut report, opts.repair)?;
     } else if magic == [b'P', b'K', 3, 4] || magic == [b'P', b'K', 5, 6] {
-        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| DataError::BadFile {
-            file: name.clone(),
-            message: format!("not a readable zip archive (truncated or corrupt?): {e}"),
-        })?;
+        let mut archive =
+            zip::ZipArchive::new(BufReader::new(file)).map_err(|e| DataError::BadFile {
+                file: name.clone(),
+                message: format!("not a readable zip archive (truncated or corrupt?): {e}"),
+            })?;
         let mut entries = 0;
         for i in 0..archive.len() {
             let entry = archive.by_index(i).map_err(|e| DataError::BadFile {
@@ -95,13 +99,22 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<ReadResult, DataErro
             if entry.is_dir() {
                 continue;
             }
-            let entry_name = format!("{name}:{}", entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("entry{i}")));
+            let entry_name = format!(
+                "{name}:{}",
+                entry
+                    .name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_else(|_| format!("entry{i}"))
+            );
             entries += 1;
             let reader = BufReader::with_capacity(1 << 20, entry);
             parse_csv(reader, &entry_name, &mut raw, &mut report, opts.repair)?;
         }
         if entries == 0 {
-            return Err(DataError::BadFile { file: name, message: "zip archive holds no file".into() });
+            return Err(DataError::BadFile {
+                file: name,
+                message: "zip archive holds no file".into(),
+            });
         }
     } else {
         let reader = BufReader::with_capacity(1 << 20, file);
@@ -111,10 +124,20 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<ReadResult, DataErro
 }
 
 /// Read klines from any reader of csv text (used by tests and by in-memory callers).
-pub fn read_csv<R: Read>(reader: R, name: &str, opts: &ReadOptions) -> Result<ReadResult, DataError> {
+pub fn read_csv<R: Read>(
+    reader: R,
+    name: &str,
+    opts: &ReadOptions,
+) -> Result<ReadResult, DataError> {
     let mut raw = Klines::default();
     let mut report = ReadReport::default();
-    parse_csv(BufReader::with_capacity(1 << 20, reader), name, &mut raw, &mut report, opts.repair)?;
+    parse_csv(
+        BufReader::with_capacity(1 << 20, reader),
+        name,
+        &mut raw,
+        &mut report,
+        opts.repair,
+    )?;
     finish(raw, report, name, opts)
 }
 
@@ -131,12 +154,23 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 fn io_err(file: &str, e: std::io::Error) -> DataError {
-    DataError::BadFile { file: file.to_string(), message: format!("read error: {e}") }
+    DataError::BadFile {
+        file: file.to_string(),
+        message: format!("read error: {e}"),
+    }
 }
 
-fn finish(mut k: Klines, mut report: ReadReport, name: &str, opts: &ReadOptions) -> Result<ReadResult, DataError> {
+fn finish(
+    mut k: Klines,
+    mut report: ReadReport,
+    name: &str,
+    opts: &ReadOptions,
+) -> Result<ReadResult, DataError> {
     if k.is_empty() {
-        return Err(DataError::BadFile { file: name.to_string(), message: "no kline rows".into() });
+        return Err(DataError::BadFile {
+            file: name.to_string(),
+            message: "no kline rows".into(),
+        });
     }
     if report.out_of_order > 0 || has_duplicates(&k.open_time) {
         if !opts.repair {
@@ -166,10 +200,16 @@ fn finish(mut k: Klines, mut report: ReadReport, name: &str, opts: &ReadOptions)
     }
     let interval = match opts.interval_ms {
         Some(v) if v > 0 => v,
-        Some(v) => return Err(DataError::arg(format!("Expected positive interval_ms but received {v}"))),
+        Some(v) => {
+            return Err(DataError::arg(format!(
+                "Expected positive interval_ms but received {v}"
+            )))
+        }
         None => infer_interval(&k.open_time).ok_or_else(|| DataError::BadFile {
             file: name.to_string(),
-            message: "cannot infer the bar interval from a single row; give the interval explicitly".into(),
+            message:
+                "cannot infer the bar interval from a single row; give the interval explicitly"
+                    .into(),
         })?,
     };
     if let Some(pos) = k.open_time.iter().position(|t| t.rem_euclid(interval) != 0) {
@@ -202,7 +242,12 @@ pub fn infer_interval(t: &[i64]) -> Option<i64> {
     if t.len() < 2 {
         return None;
     }
-    let mut diffs: Vec<i64> = t.windows(2).take(4096).map(|w| w[1] - w[0]).filter(|&d| d > 0).collect();
+    let mut diffs: Vec<i64> = t
+        .windows(2)
+        .take(4096)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .collect();
     if diffs.is_empty() {
         return None;
     }
@@ -235,11 +280,13 @@ fn parse_csv<R: BufRead>(
     let mut last_time: Option<i64> = out.open_time.last().copied();
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| DataError::BadRow {
-            file: name.to_string(),
-            line: lineno + 1,
-            message: format!("read error (truncated or corrupt file?): {e}"),
-        })?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| DataError::BadRow {
+                file: name.to_string(),
+                line: lineno + 1,
+                message: format!("read error (truncated or corrupt file?): {e}"),
+            })?;
         if n == 0 {
             break;
         }
@@ -274,7 +321,8 @@ fn parse_csv<R: BufRead>(
         }
         nf += 1;
         let first = fields[0];
-        let is_header = !first.is_empty() && !first[0].is_ascii_digit() && first[0] != b'-' && first[0] != b'+';
+        let is_header =
+            !first.is_empty() && !first[0].is_ascii_digit() && first[0] != b'-' && first[0] != b'+';
         if is_header {
             if out.open_time.is_empty() && report.header_lines == 0 {
                 report.header_lines += 1;
@@ -341,7 +389,11 @@ fn parse_csv<R: BufRead>(
         if let Some(prev) = last_time {
             if t <= prev {
                 if !repair {
-                    let what = if t == prev { "duplicate" } else { "out-of-order" };
+                    let what = if t == prev {
+                        "duplicate"
+                    } else {
+                        "out-of-order"
+                    };
                     return Err(DataError::BadRow {
                         file: name.to_string(),
                         line: lineno,
@@ -375,7 +427,14 @@ fn parse_csv<R: BufRead>(
 
 /// The row rules shared by every reader: prices > 0, volume and the optional counts >= 0,
 /// low <= min(open, close), high >= max(open, close). Err carries the column index and why.
-pub fn check_row(o: f64, h: f64, l: f64, c: f64, v: f64, optional: [f64; 4]) -> Result<(), (usize, String)> {
+pub fn check_row(
+    o: f64,
+    h: f64,
+    l: f64,
+    c: f64,
+    v: f64,
+    optional: [f64; 4],
+) -> Result<(), (usize, String)> {
     for (col, x) in [(1, o), (2, h), (3, l), (4, c)] {
         if !x.is_finite() {
             return Err((col, "not a finite number".into()));
@@ -402,7 +461,10 @@ pub fn check_row(o: f64, h: f64, l: f64, c: f64, v: f64, optional: [f64; 4]) -> 
         return Err((3, format!("low must be <= min(open, close) = {}", o.min(c))));
     }
     if h < o.max(c) {
-        return Err((2, format!("high must be >= max(open, close) = {}", o.max(c))));
+        return Err((
+            2,
+            format!("high must be >= max(open, close) = {}", o.max(c)),
+        ));
     }
     Ok(())
 }
@@ -410,23 +472,69 @@ pub fn check_row(o: f64, h: f64, l: f64, c: f64, v: f64, optional: [f64; 4]) -> 
 /// Validate klines that did not come through the csv reader (e.g. an Arrow IPC file): the same
 /// row rules, strictly increasing open times unless `repair` (then sorted and deduplicated, as
 /// the csv reader does). Errors name the 1-based row.
-pub fn validate_columns(k: Klines, name: &str, opts: &ReadOptions) -> Result<ReadResult, DataError> {
+pub fn validate_columns(
+    k: Klines,
+    name: &str,
+    opts: &ReadOptions,
+) -> Result<ReadResult, DataError> {
     let n = k.len();
-    for (col, len) in [(1, k.open.len()), (2, k.high.len()), (3, k.low.len()), (4, k.close.len()), (5, k.volume.len())] {
+    for (col, len) in [
+        (1, k.open.len()),
+        (2, k.high.len()),
+        (3, k.low.len()),
+        (4, k.close.len()),
+        (5, k.volume.len()),
+    ] {
         if len != n {
-            return Err(DataError::BadFile { file: name.into(), message: format!("column '{}' has {len} rows, open_time has {n}", COLUMNS[col]) });
+            return Err(DataError::BadFile {
+                file: name.into(),
+                message: format!(
+                    "column '{}' has {len} rows, open_time has {n}",
+                    COLUMNS[col]
+                ),
+            });
         }
     }
     let mut report = ReadReport::default();
     for i in 0..n {
-        let opt = [k.quote_volume[i], k.trades[i], k.taker_buy_base[i], k.taker_buy_quote[i]];
-        if let Err((col, msg)) = check_row(k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], opt) {
-            let value = [k.open_time[i] as f64, k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], f64::NAN, f64::NAN, opt[0], opt[1], opt[2], opt[3]][col];
-            return Err(DataError::BadValue { file: name.into(), line: i as u64 + 1, column: COLUMNS[col].into(), value: value.to_string(), message: msg });
+        let opt = [
+            k.quote_volume[i],
+            k.trades[i],
+            k.taker_buy_base[i],
+            k.taker_buy_quote[i],
+        ];
+        if let Err((col, msg)) =
+            check_row(k.open[i], k.high[i], k.low[i], k.close[i], k.volume[i], opt)
+        {
+            let value = [
+                k.open_time[i] as f64,
+                k.open[i],
+                k.high[i],
+                k.low[i],
+                k.close[i],
+                k.volume[i],
+                f64::NAN,
+                f64::NAN,
+                opt[0],
+                opt[1],
+                opt[2],
+                opt[3],
+            ][col];
+            return Err(DataError::BadValue {
+                file: name.into(),
+                line: i as u64 + 1,
+                column: COLUMNS[col].into(),
+                value: value.to_string(),
+                message: msg,
+            });
         }
         if i > 0 && k.open_time[i] <= k.open_time[i - 1] {
             if !opts.repair {
-                let what = if k.open_time[i] == k.open_time[i - 1] { "duplicate" } else { "out-of-order" };
+                let what = if k.open_time[i] == k.open_time[i - 1] {
+                    "duplicate"
+                } else {
+                    "out-of-order"
+                };
                 return Err(DataError::BadRow {
                     file: name.into(),
                     line: i as u64 + 1,
@@ -460,7 +568,14 @@ mod tests {
     use super::*;
 
     fn read(s: &str, repair: bool) -> Result<ReadResult, DataError> {
-        read_csv(s.as_bytes(), "t.csv", &ReadOptions { interval_ms: Some(3_600_000), repair })
+        read_csv(
+            s.as_bytes(),
+            "t.csv",
+            &ReadOptions {
+                interval_ms: Some(3_600_000),
+                repair,
+            },
+        )
     }
 
     #[test]
@@ -468,7 +583,11 @@ mod tests {
         let body = "1640995200000,46216.93,46731.39,46208.37,46656.13,1503.33,1640998799999,69879986.39,38608,806.06,37462156.91,0\n\
                     1640998800000,46656.14,46949.99,46574.06,46778.14,943.81,1641002399999,44127148.11,31872,491.18,22963272.85,0\n";
         let a = read(body, false).unwrap();
-        let b = read(&format!("Opentime,Open,High,Low,Close,Volume,Closetime,Q,N,TB,TQ,Ignore\n{body}"), false).unwrap();
+        let b = read(
+            &format!("Opentime,Open,High,Low,Close,Volume,Closetime,Q,N,TB,TQ,Ignore\n{body}"),
+            false,
+        )
+        .unwrap();
         assert_eq!(a.klines, b.klines);
         assert_eq!(b.report.header_lines, 1);
         assert_eq!(a.klines.close, vec![46656.13, 46778.14]);
@@ -477,7 +596,11 @@ mod tests {
 
     #[test]
     fn microseconds_become_milliseconds() {
-        let r = read("1735689600000000,1,2,0.5,1.5,10,1735693199999999,,,,\n", false).unwrap();
+        let r = read(
+            "1735689600000000,1,2,0.5,1.5,10,1735693199999999,,,,\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(r.klines.open_time, vec![1_735_689_600_000]);
         assert_eq!(r.report.micros_rows, 1);
     }
@@ -490,14 +613,21 @@ mod tests {
             "t.csv:2: column 'high': high must be >= max(open, close) = 1.5 (value '0.9')"
         );
         let e = read("0,1,2,0.5,abc,10\n", false).unwrap_err();
-        assert_eq!(e.to_string(), "t.csv:1: column 'close': not a number (value 'abc')");
+        assert_eq!(
+            e.to_string(),
+            "t.csv:1: column 'close': not a number (value 'abc')"
+        );
     }
 
     #[test]
     fn duplicates_fail_unless_repaired() {
         let s = "0,1,2,0.5,1.5,10\n7200000,1,2,0.5,1.5,10\n3600000,1,2,0.5,1.5,10\n3600000,1,2,0.5,1.6,10\n";
         let e = read(s, false).unwrap_err();
-        assert!(e.to_string().starts_with("t.csv:3: out-of-order open_time 3600000"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.csv:3: out-of-order open_time 3600000"),
+            "{e}"
+        );
         let r = read(s, true).unwrap();
         assert_eq!(r.klines.open_time, vec![0, 3_600_000, 7_200_000]);
         assert_eq!(r.report.out_of_order, 2); // both rows after 7200000 are behind it

@@ -26,17 +26,29 @@ pub fn resample_view(fine: &GridView, target_ms: i64) -> Result<GridBars, DataEr
         )));
     }
     if fine.start.rem_euclid(f) != 0 {
-        return Err(DataError::arg(format!("grid start {} is not aligned to {f} ms", fine.start)));
+        return Err(DataError::arg(format!(
+            "grid start {} is not aligned to {f} ms",
+            fine.start
+        )));
     }
     let ratio = (target_ms / f) as usize;
     let start = fine.start.div_euclid(target_ms) * target_ms;
-    let end = if fine.is_empty() { start } else { (fine.end() + target_ms - 1).div_euclid(target_ms) * target_ms };
+    let end = if fine.is_empty() {
+        start
+    } else {
+        (fine.end() + target_ms - 1).div_euclid(target_ms) * target_ms
+    };
     let n = ((end - start) / target_ms) as usize;
     let mut out = GridBars::missing(target_ms, start, n);
     // Expected base bars per fine slot, for slots of a partial bin that lie outside the fine grid.
-    let unit = fine.n_expected.iter().copied().find(|&e| e > 0).unwrap_or(1);
+    let unit = fine
+        .n_expected
+        .iter()
+        .copied()
+        .find(|&e| e > 0)
+        .unwrap_or(1);
     let lead = ((fine.start - start) / f) as usize; // fine slots before the grid in the first bin
-    // ln of the last present close: one logarithm per bar, not two.
+                                                    // ln of the last present close: one logarithm per bar, not two.
     let mut prev_log = f64::NAN;
     for b in 0..n {
         let lo = (b * ratio).saturating_sub(lead);
@@ -101,7 +113,9 @@ pub fn resample_many(fine: &[GridBars], target_ms: i64) -> Result<Vec<GridBars>,
 
 /// `resample_many` on borrowed grids.
 pub fn resample_many_views(fine: &[GridView], target_ms: i64) -> Result<Vec<GridBars>, DataError> {
-    fine.par_iter().map(|g| resample_view(g, target_ms)).collect()
+    fine.par_iter()
+        .map(|g| resample_view(g, target_ms))
+        .collect()
 }
 
 /// Where a native coarse file and the same bars aggregated from finer data disagree.
@@ -124,9 +138,15 @@ pub struct MergeReport {
 /// (they cannot be known from the coarse file alone). Where both have a bar and the aggregate
 /// is complete, a disagreement in OHLC, or in volume beyond `volume_rel_tol`, is counted in
 /// the report.
-pub fn merge_native(native: &GridBars, agg: &GridBars, volume_rel_tol: f64) -> Result<(GridBars, MergeReport), DataError> {
+pub fn merge_native(
+    native: &GridBars,
+    agg: &GridBars,
+    volume_rel_tol: f64,
+) -> Result<(GridBars, MergeReport), DataError> {
     if native.interval_ms != agg.interval_ms {
-        return Err(DataError::arg("merge_native: grids have different intervals"));
+        return Err(DataError::arg(
+            "merge_native: grids have different intervals",
+        ));
     }
     let iv = native.interval_ms;
     let start = native.start.min(agg.start);
@@ -193,7 +213,11 @@ pub fn resample_reference(fine: &GridBars, target_ms: i64) -> Vec<(i64, [f64; 5]
             continue;
         }
         let t = fine.open_time(j).div_euclid(target_ms) * target_ms;
-        let r2 = if prev.is_nan() { f64::NAN } else { (fine.close[j].ln() - prev.ln()).powi(2) };
+        let r2 = if prev.is_nan() {
+            f64::NAN
+        } else {
+            (fine.close[j].ln() - prev.ln()).powi(2)
+        };
         prev = fine.close[j];
         match rows.last_mut() {
             Some(last) if last.0 == t => {
@@ -206,7 +230,18 @@ pub fn resample_reference(fine: &GridBars, target_ms: i64) -> Vec<(i64, [f64; 5]
                     last.3 = if last.3.is_nan() { r2 } else { last.3 + r2 };
                 }
             }
-            _ => rows.push((t, [fine.open[j], fine.high[j], fine.low[j], fine.close[j], fine.volume[j]], fine.n_sub[j], r2)),
+            _ => rows.push((
+                t,
+                [
+                    fine.open[j],
+                    fine.high[j],
+                    fine.low[j],
+                    fine.close[j],
+                    fine.volume[j],
+                ],
+                fine.n_sub[j],
+                r2,
+            )),
         }
     }
     rows
@@ -250,7 +285,9 @@ mod tests {
         assert_eq!(r.volume[0], 0.5 + 1.5 + 2.5 + 3.5);
         assert_eq!(r.n_sub, vec![4, 1]);
         assert_eq!(r.n_expected, vec![5, 5]);
-        let rv0 = (11f64.ln() - 10f64.ln()).powi(2) + (9f64.ln() - 11f64.ln()).powi(2) + (12f64.ln() - 9f64.ln()).powi(2);
+        let rv0 = (11f64.ln() - 10f64.ln()).powi(2)
+            + (9f64.ln() - 11f64.ln()).powi(2)
+            + (12f64.ln() - 9f64.ln()).powi(2);
         assert!((r.rv[0] - rv0).abs() < 1e-15);
         // The second bin's only return reaches back to the first bin's last close.
         assert!((r.rv[1] - (13f64.ln() - 12f64.ln()).powi(2)).abs() < 1e-15);
@@ -260,7 +297,13 @@ mod tests {
 
     #[test]
     fn partial_first_bin_counts_expected_outside_grid() {
-        let g = to_grid(&klines(&[180_000, 240_000], &[1.0, 2.0]), 60_000, None, None).unwrap();
+        let g = to_grid(
+            &klines(&[180_000, 240_000], &[1.0, 2.0]),
+            60_000,
+            None,
+            None,
+        )
+        .unwrap();
         let r = resample(&g, 300_000).unwrap();
         assert_eq!(r.start, 0);
         assert_eq!(r.n_sub, vec![2]);
@@ -270,11 +313,20 @@ mod tests {
     #[test]
     fn chained_equals_direct() {
         let n = 3 * 1440 + 17;
-        let t: Vec<i64> = (0..n).filter(|i| i % 97 != 3).map(|i| 86_400_000 + i * 60_000).collect();
-        let c: Vec<f64> = (0..t.len()).map(|i| 100.0 + ((i * 7919) % 113) as f64).collect();
+        let t: Vec<i64> = (0..n)
+            .filter(|i| i % 97 != 3)
+            .map(|i| 86_400_000 + i * 60_000)
+            .collect();
+        let c: Vec<f64> = (0..t.len())
+            .map(|i| 100.0 + ((i * 7919) % 113) as f64)
+            .collect();
         let g = to_grid(&klines(&t, &c), 60_000, None, None).unwrap();
         let direct = resample(&g, 86_400_000).unwrap();
-        let chained = resample(&resample(&resample(&g, 300_000).unwrap(), 3_600_000).unwrap(), 86_400_000).unwrap();
+        let chained = resample(
+            &resample(&resample(&g, 300_000).unwrap(), 3_600_000).unwrap(),
+            86_400_000,
+        )
+        .unwrap();
         assert_eq!(direct.open, chained.open);
         assert_eq!(direct.close, chained.close);
         assert_eq!(direct.high, chained.high);

@@ -64,8 +64,17 @@ pub enum Stat {
 }
 
 impl Stat {
-    pub const ALL: [Stat; 9] =
-        [Stat::Sum, Stat::Mean, Stat::Var, Stat::Std, Stat::Skew, Stat::Kurt, Stat::Min, Stat::Max, Stat::ZScore];
+    pub const ALL: [Stat; 9] = [
+        Stat::Sum,
+        Stat::Mean,
+        Stat::Var,
+        Stat::Std,
+        Stat::Skew,
+        Stat::Kurt,
+        Stat::Min,
+        Stat::Max,
+        Stat::ZScore,
+    ];
 
     /// The lower-case name used across the boundary ("sum", ..., "zscore").
     pub fn name(self) -> &'static str {
@@ -139,7 +148,9 @@ impl PairStat {
     }
 
     pub fn from_name(name: &str) -> Option<PairStat> {
-        [PairStat::Cov, PairStat::Corr].into_iter().find(|s| s.name() == name)
+        [PairStat::Cov, PairStat::Corr]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 
     pub fn min_obs(self, ddof: usize) -> usize {
@@ -162,11 +173,18 @@ pub struct Window {
 impl Window {
     /// pandas defaults: `min_periods` = `len`, `ddof` = 1.
     pub const fn new(len: usize) -> Self {
-        Window { len, min_periods: len, ddof: 1 }
+        Window {
+            len,
+            min_periods: len,
+            ddof: 1,
+        }
     }
 
     pub const fn with_min_periods(self, min_periods: usize) -> Self {
-        Window { min_periods, ..self }
+        Window {
+            min_periods,
+            ..self
+        }
     }
 
     pub const fn with_ddof(self, ddof: usize) -> Self {
@@ -175,7 +193,9 @@ impl Window {
 
     fn check_common(self) -> Result<(), DataError> {
         if self.len == 0 {
-            return Err(DataError::arg("Expected a window of at least 1 but received 0"));
+            return Err(DataError::arg(
+                "Expected a window of at least 1 but received 0",
+            ));
         }
         if self.min_periods == 0 || self.min_periods > self.len {
             return Err(DataError::arg(format!(
@@ -296,7 +316,10 @@ struct Run {
 
 impl Run {
     const fn new() -> Self {
-        Run { run: 0, last: f64::NAN }
+        Run {
+            run: 0,
+            last: f64::NAN,
+        }
     }
 
     #[inline(always)]
@@ -327,7 +350,13 @@ struct Moments {
 
 impl Moments {
     fn new(order: usize) -> Self {
-        Moments { order, shift: 0.0, nobs: 0, s: [Acc::default(); 4], run: Run::new() }
+        Moments {
+            order,
+            shift: 0.0,
+            nobs: 0,
+            s: [Acc::default(); 4],
+            run: Run::new(),
+        }
     }
 
     #[inline(always)]
@@ -444,7 +473,8 @@ impl Moments {
                             let r = b.sqrt();
                             return ((nf * (nf - 1.0)).sqrt() * c) / ((nf - 2.0) * r * r * r);
                         }
-                        let d = self.s[3].value() / nf - a * a * a * a - 6.0 * b * a * a - 4.0 * c * a; // m4
+                        let d =
+                            self.s[3].value() / nf - a * a * a * a - 6.0 * b * a * a - 4.0 * c * a; // m4
                         let k = (nf * nf - 1.0) * d / (b * b) - 3.0 * ((nf - 1.0) * (nf - 1.0));
                         k / ((nf - 2.0) * (nf - 3.0))
                     }
@@ -467,7 +497,11 @@ struct Extreme {
 
 impl Extreme {
     fn new(is_max: bool, len: usize) -> Self {
-        Extreme { is_max, q: VecDeque::with_capacity(len.min(1 << 16)), nobs: 0 }
+        Extreme {
+            is_max,
+            q: VecDeque::with_capacity(len.min(1 << 16)),
+            nobs: 0,
+        }
     }
 
     #[inline(always)]
@@ -539,7 +573,15 @@ impl RollingStream {
             Stat::Max => Kernel::Extreme(Extreme::new(true, w.len)),
             _ => Kernel::Moments(Moments::new(stat.order())),
         };
-        Ok(RollingStream { stat, w, ring: Vec::with_capacity(w.len.min(RING_PREALLOC)), slot: 0, row: 0, since_rebuild: 0, kernel })
+        Ok(RollingStream {
+            stat,
+            w,
+            ring: Vec::with_capacity(w.len.min(RING_PREALLOC)),
+            slot: 0,
+            row: 0,
+            since_rebuild: 0,
+            kernel,
+        })
     }
 
     pub fn stat(&self) -> Stat {
@@ -668,7 +710,8 @@ fn prefetch(x: &[f64], i: usize) {
 /// Whether every value is finite (branch-free, so it vectorises).
 #[inline(always)]
 fn all_finite(x: &[f64]) -> bool {
-    x.chunks(64).all(|c| c.iter().fold(true, |a, v| a & v.is_finite()))
+    x.chunks(64)
+        .all(|c| c.iter().fold(true, |a, v| a & v.is_finite()))
 }
 
 // Statistic codes for the const-generic batch loops.
@@ -696,7 +739,12 @@ struct RunScan {
 
 impl RunScan {
     fn new(from: usize) -> Self {
-        RunScan { next: from, last_obs: 0, last_diff: 0, val: f64::NAN }
+        RunScan {
+            next: from,
+            last_obs: 0,
+            last_diff: 0,
+            val: f64::NAN,
+        }
     }
 
     /// Whether the observations in rows [start, t] are all equal, and their value. `t` must not
@@ -875,7 +923,10 @@ impl Terms<5> for PairTerms {
     fn terms<const NAN: bool>(x: f64, y: f64, k: (f64, f64)) -> ([f64; 5], f64) {
         let f = !NAN || (x.is_finite() & y.is_finite());
         let (dx, dy) = if f { (x - k.0, y - k.1) } else { (0.0, 0.0) };
-        ([dx, dy, dx * dx, dy * dy, dx * dy], if f { 1.0 } else { 0.0 })
+        (
+            [dx, dy, dx * dx, dy * dy, dx * dy],
+            if f { 1.0 } else { 0.0 },
+        )
     }
 
     #[inline(always)]
@@ -888,7 +939,12 @@ impl Terms<5> for PairTerms {
             n[k % 4] += f;
         }
         let n = (n[0] + n[1]) + (n[2] + n[3]);
-        (n > 0.0).then(|| (((sx[0] + sx[1]) + (sx[2] + sx[3])) / n, ((sy[0] + sy[1]) + (sy[2] + sy[3])) / n))
+        (n > 0.0).then(|| {
+            (
+                ((sx[0] + sx[1]) + (sx[2] + sx[3])) / n,
+                ((sy[0] + sy[1]) + (sy[2] + sy[3])) / n,
+            )
+        })
     }
 
     fn shift_from(x: f64, y: f64) -> Option<(f64, f64)> {
@@ -897,7 +953,11 @@ impl Terms<5> for PairTerms {
 
     fn window_mean(x: &[f64], y: &[f64]) -> (f64, f64) {
         let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
-        for (&a, &b) in x.iter().zip(y).filter(|(a, b)| a.is_finite() && b.is_finite()) {
+        for (&a, &b) in x
+            .iter()
+            .zip(y)
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+        {
             sx += a;
             sy += b;
             n += 1.0;
@@ -938,7 +998,11 @@ impl<'a, T: Terms<W>, const W: usize> Scan<'a, T, W> {
             sp: vec![[0.0; W]; rows],
             cs: vec![0.0; rows],
             cp: vec![0.0; rows],
-            ks: if row_shift { vec![T::NO_SHIFT; rows] } else { Vec::new() },
+            ks: if row_shift {
+                vec![T::NO_SHIFT; rows]
+            } else {
+                Vec::new()
+            },
             row_shift,
         }
     }
@@ -955,7 +1019,11 @@ impl<'a, T: Terms<W>, const W: usize> Scan<'a, T, W> {
         let hi = bs.saturating_add(self.len).min(x.len());
         let src = if b == 0 { 0..hi } else { lo..bs };
         T::block_mean::<NAN>(&x[src.clone()], &y[src]).unwrap_or_else(|| {
-            (lo..bs).rev().chain(bs..hi).find_map(|i| T::shift_from(x[i], y[i])).unwrap_or(T::NO_SHIFT)
+            (lo..bs)
+                .rev()
+                .chain(bs..hi)
+                .find_map(|i| T::shift_from(x[i], y[i]))
+                .unwrap_or(T::NO_SHIFT)
         })
     }
 
@@ -1027,7 +1095,13 @@ impl<'a, T: Terms<W>, const W: usize> Scan<'a, T, W> {
     /// after it (a whole block of the tile) with shift kn[g]. The 2·G chains of additions are
     /// independent. Returns `T::check` of the blocks' sums.
     #[inline(always)]
-    fn group<const G: usize, const NAN: bool>(&mut self, bs: usize, o: usize, ks: [T::Shift; G], kn: [T::Shift; G]) -> f64 {
+    fn group<const G: usize, const NAN: bool>(
+        &mut self,
+        bs: usize,
+        o: usize,
+        ks: [T::Shift; G],
+        kn: [T::Shift; G],
+    ) -> f64 {
         let len = self.len;
         let m = len - 1;
         let mut it = self.x[bs..bs + G * len].chunks_exact(len);
@@ -1081,7 +1155,13 @@ impl<'a, T: Terms<W>, const W: usize> Scan<'a, T, W> {
     /// `group` over blocks j.. of the tile starting at t0, whose windows use shift k: adds to
     /// `check`, returns it and the shift of the block after the group.
     #[inline(always)]
-    fn groups<const G: usize, const NAN: bool>(&mut self, check: f64, k: T::Shift, t0: usize, j: usize) -> (f64, T::Shift) {
+    fn groups<const G: usize, const NAN: bool>(
+        &mut self,
+        check: f64,
+        k: T::Shift,
+        t0: usize,
+        j: usize,
+    ) -> (f64, T::Shift) {
         let len = self.len;
         let b0 = t0 / len;
         let mut ks = [k; G];
@@ -1299,11 +1379,21 @@ impl<'a, const P: usize> MomentBatch<'a, P> {
 
     /// Tile row i with every rule: the minimum count, a constant window, drift (re-anchoring).
     /// Returns the end of the block (a tile row) if it re-anchored, else 0.
-    fn careful<const S: u8, const NAN: bool>(&mut self, run: &mut RunScan, t0: usize, i: usize, out: &mut [f64]) -> usize {
+    fn careful<const S: u8, const NAN: bool>(
+        &mut self,
+        run: &mut RunScan,
+        t0: usize,
+        i: usize,
+        out: &mut [f64],
+    ) -> usize {
         let sc = &mut self.scan;
         let (x, len) = (sc.x, sc.len);
         let t = t0 + i;
-        let n = if NAN { sc.cs[i] + sc.cp[i] } else { (t + 1).min(len) as f64 };
+        let n = if NAN {
+            sc.cs[i] + sc.cp[i]
+        } else {
+            (t + 1).min(len) as f64
+        };
         if n < self.need {
             out[i] = f64::NAN;
             return 0;
@@ -1342,9 +1432,21 @@ impl<'a, const P: usize> MomentBatch<'a, P> {
                 (&mut out[r.clone()]).try_into().unwrap(),
                 sc.ss[r.clone()].try_into().unwrap(),
                 sc.sp[r.clone()].try_into().unwrap(),
-                if NAN { sc.cs[r.clone()].try_into().unwrap() } else { &ZEROS },
-                if NAN { sc.cp[r.clone()].try_into().unwrap() } else { &ZEROS },
-                if S == ZSCORE { sc.ks[r.clone()].try_into().unwrap() } else { &ZEROS },
+                if NAN {
+                    sc.cs[r.clone()].try_into().unwrap()
+                } else {
+                    &ZEROS
+                },
+                if NAN {
+                    sc.cp[r.clone()].try_into().unwrap()
+                } else {
+                    &ZEROS
+                },
+                if S == ZSCORE {
+                    sc.ks[r.clone()].try_into().unwrap()
+                } else {
+                    &ZEROS
+                },
                 x[t0 + a - 1..t0 + a + CHUNK].try_into().unwrap(),
                 &fixed,
                 self.need,
@@ -1355,7 +1457,9 @@ impl<'a, const P: usize> MomentBatch<'a, P> {
         }
         let mut run = RunScan::new((t0 + 1).saturating_sub(len));
         let flags = std::mem::take(&mut self.flags);
-        careful_rows(first, rows, &flags, |i| self.careful::<S, NAN>(&mut run, t0, i, out));
+        careful_rows(first, rows, &flags, |i| {
+            self.careful::<S, NAN>(&mut run, t0, i, out)
+        });
         self.flags = flags;
     }
 
@@ -1404,7 +1508,11 @@ fn moment_chunk<const S: u8, const P: usize, const NAN: bool>(
         let v = finish::<S, P>(&s, &c, xt - ks[j]);
         let ok = n >= need;
         out[j] = if ok { v } else { f64::NAN };
-        let maybe_constant = if NAN { !(xt.is_finite() & xp.is_finite() & (xt != xp)) | (n <= 1.0) } else { (xt == xp) | len1 };
+        let maybe_constant = if NAN {
+            !(xt.is_finite() & xp.is_finite() & (xt != xp)) | (n <= 1.0)
+        } else {
+            (xt == xp) | len1
+        };
         let drift = P >= 2 && drifted(s[0], s[1.min(P - 1)], n);
         flag |= ok & (maybe_constant | drift);
     }
@@ -1422,7 +1530,11 @@ fn pair_finish<const CORR: bool>(s: &[f64; 5], c: &PerN, const_x: bool, const_y:
     let (qx, qy) = (s[2] - s[0] * ax, s[3] - s[1] * ay);
     let cxx = if !const_x && qx > 0.0 { qx } else { 0.0 };
     let cyy = if !const_y && qy > 0.0 { qy } else { 0.0 };
-    let cxy = if const_x || const_y { 0.0 } else { s[4] - s[0] * ay };
+    let cxy = if const_x || const_y {
+        0.0
+    } else {
+        s[4] - s[0] * ay
+    };
     if CORR {
         let r = (cxy / (cxx.sqrt() * cyy.sqrt())).clamp(-1.0, 1.0);
         if cxx > 0.0 && cyy > 0.0 {
@@ -1454,11 +1566,21 @@ impl<'a> PairBatch<'a> {
     }
 
     /// As `MomentBatch::careful`, with a run and a drift rule per side.
-    fn careful<const CORR: bool, const NAN: bool>(&mut self, runs: &mut [RunScan; 2], t0: usize, i: usize, out: &mut [f64]) -> usize {
+    fn careful<const CORR: bool, const NAN: bool>(
+        &mut self,
+        runs: &mut [RunScan; 2],
+        t0: usize,
+        i: usize,
+        out: &mut [f64],
+    ) -> usize {
         let sc = &mut self.scan;
         let (x, y, len) = (sc.x, sc.y, sc.len);
         let t = t0 + i;
-        let n = if NAN { sc.cs[i] + sc.cp[i] } else { (t + 1).min(len) as f64 };
+        let n = if NAN {
+            sc.cs[i] + sc.cp[i]
+        } else {
+            (t + 1).min(len) as f64
+        };
         if n < self.need {
             out[i] = f64::NAN;
             return 0;
@@ -1468,7 +1590,9 @@ impl<'a> PairBatch<'a> {
         let const_y = runs[1].constant(y, x, start, t).0;
         let s = sc.sums(i);
         let mut redo = 0;
-        if n >= 2.0 && ((!const_x && drifted(s[0], s[2], n)) || (!const_y && drifted(s[1], s[3], n))) {
+        if n >= 2.0
+            && ((!const_x && drifted(s[0], s[2], n)) || (!const_y && drifted(s[1], s[3], n)))
+        {
             redo = sc.reanchor(t0, i, t0 + out.len());
         }
         out[i] = pair_finish::<CORR>(&sc.sums(i), &PerN::new(n, self.ddof), const_x, const_y);
@@ -1491,8 +1615,16 @@ impl<'a> PairBatch<'a> {
             let yw: &[f64; CHUNK + 1] = y[t0 + a - 1..t0 + a + CHUNK].try_into().unwrap();
             let ss: &[[f64; 5]; CHUNK] = sc.ss[r.clone()].try_into().unwrap();
             let sp: &[[f64; 5]; CHUNK] = sc.sp[r.clone()].try_into().unwrap();
-            let cs: &[f64; CHUNK] = if NAN { sc.cs[r.clone()].try_into().unwrap() } else { &ZEROS };
-            let cp: &[f64; CHUNK] = if NAN { sc.cp[r.clone()].try_into().unwrap() } else { &ZEROS };
+            let cs: &[f64; CHUNK] = if NAN {
+                sc.cs[r.clone()].try_into().unwrap()
+            } else {
+                &ZEROS
+            };
+            let cp: &[f64; CHUNK] = if NAN {
+                sc.cp[r.clone()].try_into().unwrap()
+            } else {
+                &ZEROS
+            };
             let o: &mut [f64; CHUNK] = (&mut out[r]).try_into().unwrap();
             let mut flag = false;
             for j in 0..CHUNK {
@@ -1515,9 +1647,14 @@ impl<'a> PairBatch<'a> {
             }
             self.flags.push(flag);
         }
-        let mut runs = [RunScan::new((t0 + 1).saturating_sub(len)), RunScan::new((t0 + 1).saturating_sub(len))];
+        let mut runs = [
+            RunScan::new((t0 + 1).saturating_sub(len)),
+            RunScan::new((t0 + 1).saturating_sub(len)),
+        ];
         let flags = std::mem::take(&mut self.flags);
-        careful_rows(first, rows, &flags, |i| self.careful::<CORR, NAN>(&mut runs, t0, i, out));
+        careful_rows(first, rows, &flags, |i| {
+            self.careful::<CORR, NAN>(&mut runs, t0, i, out)
+        });
         self.flags = flags;
     }
 
@@ -1555,11 +1692,23 @@ struct ExtremeBatch<'a, const MAX: bool> {
 }
 
 impl<'a, const MAX: bool> ExtremeBatch<'a, MAX> {
-    const NONE: f64 = if MAX { f64::NEG_INFINITY } else { f64::INFINITY };
+    const NONE: f64 = if MAX {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
 
     fn new(x: &'a [f64], w: Window, rows: usize) -> Self {
         let v = || vec![0.0; rows];
-        ExtremeBatch { x, len: w.len, need: w.min_periods as f64, ms: v(), mp: v(), cs: v(), cp: v() }
+        ExtremeBatch {
+            x,
+            len: w.len,
+            need: w.min_periods as f64,
+            ms: v(),
+            mp: v(),
+            cs: v(),
+            cp: v(),
+        }
     }
 
     /// Whether a is strictly beyond b (greater for max).
@@ -1675,7 +1824,11 @@ impl<'a, const MAX: bool> ExtremeBatch<'a, MAX> {
                     let i = a + j;
                     let (s, p) = (self.ms[i], self.mp[i]);
                     let m = if Self::beyond(s, p) { s } else { p };
-                    let n = if nan { self.cs[i] + self.cp[i] } else { (t0 + i + 1).min(len) as f64 };
+                    let n = if nan {
+                        self.cs[i] + self.cp[i]
+                    } else {
+                        (t0 + i + 1).min(len) as f64
+                    };
                     *y = if n >= self.need { m } else { f64::NAN };
                 }
             }
@@ -1695,7 +1848,15 @@ impl<'a, const MAX: bool> ExtremeBatch<'a, MAX> {
 /// throughput of the divisions and square roots. The values are the same bits: every
 /// operation is a correctly rounded IEEE operation in the same order (FMA is not enabled,
 /// and Rust never contracts a·b + c on its own).
-fn batch_range(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &mut [f64], simd: bool) {
+fn batch_range(
+    x: &[f64],
+    stat: Stat,
+    w: Window,
+    tile: usize,
+    r0: usize,
+    out: &mut [f64],
+    simd: bool,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -1707,7 +1868,14 @@ fn batch_range(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &m
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn batch_range_avx2(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, out: &mut [f64]) {
+unsafe fn batch_range_avx2(
+    x: &[f64],
+    stat: Stat,
+    w: Window,
+    tile: usize,
+    r0: usize,
+    out: &mut [f64],
+) {
     batch_range_impl(x, stat, w, tile, r0, out)
 }
 
@@ -1728,7 +1896,15 @@ fn batch_range_impl(x: &[f64], stat: Stat, w: Window, tile: usize, r0: usize, ou
 }
 
 /// As `batch_range` for corr/cov of `x` and `y` (equal lengths).
-fn pair_range(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out: &mut [f64], simd: bool) {
+fn pair_range(
+    x: &[f64],
+    y: &[f64],
+    stat: PairStat,
+    w: Window,
+    tile: usize,
+    out: &mut [f64],
+    simd: bool,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -1740,7 +1916,14 @@ fn pair_range(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out:
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pair_range_avx2(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize, out: &mut [f64]) {
+unsafe fn pair_range_avx2(
+    x: &[f64],
+    y: &[f64],
+    stat: PairStat,
+    w: Window,
+    tile: usize,
+    out: &mut [f64],
+) {
     pair_range_impl(x, y, stat, w, tile, out)
 }
 
@@ -1756,7 +1939,13 @@ fn pair_range_impl(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: usize,
 /// `rolling` with tiles of `tile` rows (rounded to whole blocks; the values do not depend on
 /// it, and tests use small tiles to cross many tile boundaries), or the default tiles. Without
 /// `simd`, the baseline code even on a CPU with AVX2 (tests compare the two).
-pub(crate) fn rolling_tiled(x: &[f64], stat: Stat, w: Window, tile: Option<usize>, simd: bool) -> Result<Vec<f64>, DataError> {
+pub(crate) fn rolling_tiled(
+    x: &[f64],
+    stat: Stat,
+    w: Window,
+    tile: Option<usize>,
+    simd: bool,
+) -> Result<Vec<f64>, DataError> {
     w.check(stat)?;
     let mut out = vec![0.0; x.len()];
     let tile = tile.map_or(default_tile(w.len), |t| tile_rows(w.len, t));
@@ -1765,7 +1954,14 @@ pub(crate) fn rolling_tiled(x: &[f64], stat: Stat, w: Window, tile: Option<usize
 }
 
 /// `rolling_pair` with tiles of `tile` rows or the default ones, as `rolling_tiled`.
-pub(crate) fn rolling_pair_tiled(x: &[f64], y: &[f64], stat: PairStat, w: Window, tile: Option<usize>, simd: bool) -> Result<Vec<f64>, DataError> {
+pub(crate) fn rolling_pair_tiled(
+    x: &[f64],
+    y: &[f64],
+    stat: PairStat,
+    w: Window,
+    tile: Option<usize>,
+    simd: bool,
+) -> Result<Vec<f64>, DataError> {
     check_lengths(x, y)?;
     w.check_pair(stat)?;
     let mut out = vec![0.0; x.len()];
@@ -1793,12 +1989,21 @@ pub fn rolling_into(x: &[f64], stat: Stat, w: Window, out: &mut [f64]) -> Result
 /// reads the rows before it that its first windows need. The cut does not depend on the
 /// number of threads and the values do not depend on the cut, so the result is `rolling`'s,
 /// bit for bit, at any thread count.
-pub fn rolling_many<S: AsRef<[f64]> + Sync>(xs: &[S], stat: Stat, w: Window) -> Result<Vec<Vec<f64>>, DataError> {
+pub fn rolling_many<S: AsRef<[f64]> + Sync>(
+    xs: &[S],
+    stat: Stat,
+    w: Window,
+) -> Result<Vec<Vec<f64>>, DataError> {
     rolling_many_tasks(xs, stat, w, TASK_TARGET)
 }
 
 /// `rolling_many` with time blocks of about `task_target` rows (tests use small ones).
-pub(crate) fn rolling_many_tasks<S: AsRef<[f64]> + Sync>(xs: &[S], stat: Stat, w: Window, task_target: usize) -> Result<Vec<Vec<f64>>, DataError> {
+pub(crate) fn rolling_many_tasks<S: AsRef<[f64]> + Sync>(
+    xs: &[S],
+    stat: Stat,
+    w: Window,
+    task_target: usize,
+) -> Result<Vec<Vec<f64>>, DataError> {
     w.check(stat)?;
     let tile = default_tile(w.len);
     let task = tile.saturating_mul((task_target / tile).max(1));
@@ -1806,9 +2011,14 @@ pub(crate) fn rolling_many_tasks<S: AsRef<[f64]> + Sync>(xs: &[S], stat: Stat, w
     let jobs: Vec<(usize, usize, &mut [f64])> = outs
         .iter_mut()
         .enumerate()
-        .flat_map(|(i, o)| o.chunks_mut(task).enumerate().map(move |(j, c)| (i, j * task, c)))
+        .flat_map(|(i, o)| {
+            o.chunks_mut(task)
+                .enumerate()
+                .map(move |(j, c)| (i, j * task, c))
+        })
         .collect();
-    jobs.into_par_iter().for_each(|(i, r0, out)| batch_range(xs[i].as_ref(), stat, w, tile, r0, out, true));
+    jobs.into_par_iter()
+        .for_each(|(i, r0, out)| batch_range(xs[i].as_ref(), stat, w, tile, r0, out, true));
     Ok(outs)
 }
 
@@ -1819,7 +2029,11 @@ pub fn rolling_reference(x: &[f64], stat: Stat, w: Window) -> Vec<f64> {
     (0..x.len())
         .map(|t| {
             let lo = (t + 1).saturating_sub(w.len);
-            let v: Vec<f64> = x[lo..=t].iter().copied().filter(|v| v.is_finite()).collect();
+            let v: Vec<f64> = x[lo..=t]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             reference_one(&v, stat, w, clean(x[t]))
         })
         .collect()
@@ -1842,8 +2056,18 @@ fn reference_one(v: &[f64], stat: Stat, w: Window, newest: f64) -> f64 {
     let k = v[0];
     let constant = v.iter().all(|&u| u == k);
     let d: Vec<f64> = v.iter().map(|&u| u - k).collect();
-    let md = if constant { 0.0 } else { d.iter().sum::<f64>() / nf };
-    let m = |p: i32| if constant { 0.0 } else { d.iter().map(|&u| (u - md).powi(p)).sum::<f64>() };
+    let md = if constant {
+        0.0
+    } else {
+        d.iter().sum::<f64>() / nf
+    };
+    let m = |p: i32| {
+        if constant {
+            0.0
+        } else {
+            d.iter().map(|&u| (u - md).powi(p)).sum::<f64>()
+        }
+    };
     let var = m(2) / (nf - w.ddof as f64);
     match stat {
         Stat::Mean => k + md,
@@ -1861,7 +2085,8 @@ fn reference_one(v: &[f64], stat: Stat, w: Window, newest: f64) -> f64 {
                 (nf * (nf - 1.0)).sqrt() / (nf - 2.0) * m3 / m2.powf(1.5)
             } else {
                 let m4 = m(4) / nf;
-                ((nf + 1.0) * m4 / (m2 * m2) - 3.0 * (nf - 1.0)) * (nf - 1.0) / ((nf - 2.0) * (nf - 3.0))
+                ((nf + 1.0) * m4 / (m2 * m2) - 3.0 * (nf - 1.0)) * (nf - 1.0)
+                    / ((nf - 2.0) * (nf - 3.0))
             }
         }
         Stat::Sum | Stat::Min | Stat::Max => unreachable!(),
@@ -1884,7 +2109,14 @@ struct CoMoments {
 
 impl CoMoments {
     fn new() -> Self {
-        CoMoments { nobs: 0, kx: 0.0, ky: 0.0, s: [Acc::default(); 5], run_x: Run::new(), run_y: Run::new() }
+        CoMoments {
+            nobs: 0,
+            kx: 0.0,
+            ky: 0.0,
+            s: [Acc::default(); 5],
+            run_x: Run::new(),
+            run_y: Run::new(),
+        }
     }
 
     #[inline(always)]
@@ -1943,9 +2175,21 @@ impl CoMoments {
         let (ax, ay) = (sx / n, sy / n);
         let const_x = self.run_x.run >= self.nobs;
         let const_y = self.run_y.run >= self.nobs;
-        let cxx = if const_x { 0.0 } else { (self.s[2].value() - sx * ax).max(0.0) };
-        let cyy = if const_y { 0.0 } else { (self.s[3].value() - sy * ay).max(0.0) };
-        let cxy = if const_x || const_y { 0.0 } else { self.s[4].value() - sx * ay };
+        let cxx = if const_x {
+            0.0
+        } else {
+            (self.s[2].value() - sx * ax).max(0.0)
+        };
+        let cyy = if const_y {
+            0.0
+        } else {
+            (self.s[3].value() - sy * ay).max(0.0)
+        };
+        let cxy = if const_x || const_y {
+            0.0
+        } else {
+            self.s[4].value() - sx * ay
+        };
         (ax, ay, cxx, cyy, cxy)
     }
 
@@ -1968,7 +2212,9 @@ impl CoMoments {
         let (_, _, cxx, cyy, cxy) = self.centred();
         match stat {
             PairStat::Cov => cxy / (n as f64 - w.ddof as f64),
-            PairStat::Corr if cxx > 0.0 && cyy > 0.0 => (cxy / (cxx.sqrt() * cyy.sqrt())).clamp(-1.0, 1.0),
+            PairStat::Corr if cxx > 0.0 && cyy > 0.0 => {
+                (cxy / (cxx.sqrt() * cyy.sqrt())).clamp(-1.0, 1.0)
+            }
             PairStat::Corr => f64::NAN,
         }
     }
@@ -2006,7 +2252,11 @@ impl PairStream {
 
     /// Add the next pair; a pair with a missing side is missing as a whole.
     pub fn update(&mut self, x: f64, y: f64) -> f64 {
-        let (x, y) = if x.is_finite() && y.is_finite() { (x, y) } else { (f64::NAN, f64::NAN) };
+        let (x, y) = if x.is_finite() && y.is_finite() {
+            (x, y)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
         let mut slot = self.slot;
         let ox = ring_push(&mut self.ring_x, &mut slot, self.w.len, x);
         let oy = ring_push(&mut self.ring_y, &mut self.slot, self.w.len, y);
@@ -2037,7 +2287,12 @@ fn check_lengths(x: &[f64], y: &[f64]) -> Result<(), DataError> {
 }
 
 /// Rolling covariance or correlation of `x` and `y` (equal lengths, rows aligned).
-pub fn rolling_pair(x: &[f64], y: &[f64], stat: PairStat, w: Window) -> Result<Vec<f64>, DataError> {
+pub fn rolling_pair(
+    x: &[f64],
+    y: &[f64],
+    stat: PairStat,
+    w: Window,
+) -> Result<Vec<f64>, DataError> {
     rolling_pair_tiled(x, y, stat, w, None, true)
 }
 
@@ -2056,8 +2311,10 @@ pub fn rolling_pair_reference(x: &[f64], y: &[f64], stat: PairStat, w: Window) -
     (0..x.len())
         .map(|t| {
             let lo = (t + 1).saturating_sub(w.len);
-            let v: Vec<(f64, f64)> =
-                (lo..=t).map(|i| (x[i], y[i])).filter(|(a, b)| a.is_finite() && b.is_finite()).collect();
+            let v: Vec<(f64, f64)> = (lo..=t)
+                .map(|i| (x[i], y[i]))
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .collect();
             let n = v.len();
             if n < w.min_periods.max(stat.min_obs(w.ddof)) {
                 return f64::NAN;
@@ -2069,7 +2326,11 @@ pub fn rolling_pair_reference(x: &[f64], y: &[f64], stat: PairStat, w: Window) -
             let v: Vec<(f64, f64)> = v.iter().map(|p| (p.0 - v[0].0, p.1 - v[0].1)).collect();
             let mx = v.iter().map(|p| p.0).sum::<f64>() / nf;
             let my = v.iter().map(|p| p.1).sum::<f64>() / nf;
-            let cxy = if const_x || const_y { 0.0 } else { v.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() };
+            let cxy = if const_x || const_y {
+                0.0
+            } else {
+                v.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+            };
             match stat {
                 PairStat::Cov => cxy / (nf - w.ddof as f64),
                 PairStat::Corr if const_x || const_y => f64::NAN,
@@ -2103,13 +2364,17 @@ impl EwmStat {
     }
 
     pub fn from_name(name: &str) -> Option<EwmStat> {
-        [EwmStat::Mean, EwmStat::Std].into_iter().find(|s| s.name() == name)
+        [EwmStat::Mean, EwmStat::Std]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 }
 
 fn check_alpha(alpha: f64) -> Result<(), DataError> {
     if !(alpha > 0.0 && alpha <= 1.0) {
-        return Err(DataError::arg(format!("Expected alpha in (0, 1] but received {alpha}")));
+        return Err(DataError::arg(format!(
+            "Expected alpha in (0, 1] but received {alpha}"
+        )));
     }
     Ok(())
 }
@@ -2146,7 +2411,17 @@ pub struct EwmStream {
 impl EwmStream {
     pub fn new(stat: EwmStat, alpha: f64) -> Result<Self, DataError> {
         check_alpha(alpha)?;
-        Ok(EwmStream { stat, alpha, mean: Acc { hi: f64::NAN, lo: 0.0 }, var: 0.0, q: 0.0, old_wt: 1.0 })
+        Ok(EwmStream {
+            stat,
+            alpha,
+            mean: Acc {
+                hi: f64::NAN,
+                lo: 0.0,
+            },
+            var: 0.0,
+            q: 0.0,
+            old_wt: 1.0,
+        })
     }
 
     pub fn reset(&mut self) {
@@ -2237,7 +2512,11 @@ pub fn ewm_reference(x: &[f64], stat: EwmStat, alpha: f64) -> Vec<f64> {
             last = match stat {
                 EwmStat::Mean => v + md,
                 EwmStat::Std => {
-                    let var = obs.iter().map(|o| o.0 * ((o.1 - v) - md).powi(2)).sum::<f64>() / total;
+                    let var = obs
+                        .iter()
+                        .map(|o| o.0 * ((o.1 - v) - md).powi(2))
+                        .sum::<f64>()
+                        / total;
                     // Σ_i w_i·Σ_{j≠i} w_j with the sum of the others from prefix and suffix sums.
                     let mut suffix = vec![0.0; obs.len() + 1];
                     for i in (0..obs.len()).rev() {
@@ -2299,7 +2578,11 @@ pub(crate) mod tests {
                 let t = StudentT::new(3.0).unwrap();
                 for _ in 0..n {
                     let v: f64 = 1e-2 * t.sample(&mut rng);
-                    out.push(if rng.random::<f64>() < 0.02 { v * 1e3 } else { v });
+                    out.push(if rng.random::<f64>() < 0.02 {
+                        v * 1e3
+                    } else {
+                        v
+                    });
                 }
             }
             3 => out.extend((0..n).map(|_| rng.random_range(0..3) as f64)),
@@ -2316,9 +2599,17 @@ pub(crate) mod tests {
         let mut i = 0;
         while i < n {
             if rng.random::<f64>() < nan_p {
-                let run = if rng.random::<f64>() < 0.2 { rng.random_range(1..50) } else { 1 };
+                let run = if rng.random::<f64>() < 0.2 {
+                    rng.random_range(1..50)
+                } else {
+                    1
+                };
                 for v in out.iter_mut().skip(i).take(run) {
-                    *v = if rng.random::<f64>() < 0.1 { f64::INFINITY } else { f64::NAN };
+                    *v = if rng.random::<f64>() < 0.1 {
+                        f64::INFINITY
+                    } else {
+                        f64::NAN
+                    };
                 }
                 i += run;
             } else {
@@ -2329,11 +2620,18 @@ pub(crate) mod tests {
     }
 
     fn same_bits(a: &[f64], b: &[f64]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     }
 
     fn window_obs(x: &[f64], t: usize, len: usize) -> Vec<f64> {
-        x[(t + 1).saturating_sub(len)..=t].iter().copied().filter(|v| v.is_finite()).collect()
+        x[(t + 1).saturating_sub(len)..=t]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect()
     }
 
     /// Kernel vs two-pass reference. NaN positions must be identical. Tolerances:
@@ -2344,7 +2642,13 @@ pub(crate) mod tests {
     /// - zscore: 1e-12·(1 + |z|);
     /// - skew 1e-10·(1 + |skew|), kurt 1e-9·(1 + |kurt|): third and fourth powers amplify the
     ///   rounding of the centred sums by up to (1 + 4)^p; measured maxima are ~1e-13 and ~1e-12.
-    fn compare(x: &[f64], stat: Stat, w: Window, fast: &[f64], reference: &[f64]) -> Result<(), String> {
+    fn compare(
+        x: &[f64],
+        stat: Stat,
+        w: Window,
+        fast: &[f64],
+        reference: &[f64],
+    ) -> Result<(), String> {
         for t in 0..x.len() {
             let (a, b) = (fast[t], reference[t]);
             if a.is_nan() || b.is_nan() {
@@ -2365,7 +2669,10 @@ pub(crate) mod tests {
                 Stat::Kurt => 1e-9 * (1.0 + b.abs()),
             };
             if (a - b).abs() > tol {
-                return Err(format!("row {t}: {stat} {a} but reference {b}, |diff| {} > {tol} ({w:?})", (a - b).abs()));
+                return Err(format!(
+                    "row {t}: {stat} {a} but reference {b}, |diff| {} > {tol} ({w:?})",
+                    (a - b).abs()
+                ));
             }
         }
         Ok(())
@@ -2383,9 +2690,16 @@ pub(crate) mod tests {
         let reference = rolling_reference(x, stat, w);
         compare(x, stat, w, &fast, &reference).map_err(|e| format!("batch: {e}"))?;
         compare(x, stat, w, &streamed, &reference).map_err(|e| format!("stream: {e}"))?;
-        for (tile, simd) in [(Some(1), true), (Some(3 * w.len.min(1 << 20)), true), (None, false), (Some(1), false)] {
+        for (tile, simd) in [
+            (Some(1), true),
+            (Some(3 * w.len.min(1 << 20)), true),
+            (None, false),
+            (Some(1), false),
+        ] {
             if !same_bits(&fast, &rolling_tiled(x, stat, w, tile, simd).unwrap()) {
-                return Err(format!("{stat}: tiles of {tile:?} rows (simd {simd}) change the values ({w:?})"));
+                return Err(format!(
+                    "{stat}: tiles of {tile:?} rows (simd {simd}) change the values ({w:?})"
+                ));
             }
         }
         Ok(fast)
@@ -2393,8 +2707,16 @@ pub(crate) mod tests {
 
     fn window_for(stat: Stat, len: usize, mp: f64, ddof: usize) -> Window {
         let len = len.max(stat.min_obs(0));
-        let ddof = if stat.uses_ddof() { ddof.min(len - 1) } else { ddof };
-        Window { len, min_periods: 1 + ((len - 1) as f64 * mp) as usize, ddof }
+        let ddof = if stat.uses_ddof() {
+            ddof.min(len - 1)
+        } else {
+            ddof
+        };
+        Window {
+            len,
+            min_periods: 1 + ((len - 1) as f64 * mp) as usize,
+            ddof,
+        }
     }
 
     proptest! {
@@ -2494,14 +2816,25 @@ pub(crate) mod tests {
                         if stat.uses_ddof() && ddof >= len {
                             continue;
                         }
-                        let w = Window { len, min_periods: mp, ddof };
+                        let w = Window {
+                            len,
+                            min_periods: mp,
+                            ddof,
+                        };
                         let wu = warmup(stat, w);
                         for n in [0usize, 1, 2, len - 1, len, len + 1, 7, 17] {
                             let x = series(0, n, (n * 31 + len) as u64, 0.0);
                             let out = check_all(&x, stat, w).unwrap();
                             let first = out.iter().position(|v| !v.is_nan());
-                            assert_eq!(first, if n > wu { Some(wu) } else { None }, "{stat} {w:?} n={n}");
-                            assert!(out[wu.min(n)..].iter().all(|v| !v.is_nan()), "{stat} {w:?} n={n}");
+                            assert_eq!(
+                                first,
+                                if n > wu { Some(wu) } else { None },
+                                "{stat} {w:?} n={n}"
+                            );
+                            assert!(
+                                out[wu.min(n)..].iter().all(|v| !v.is_nan()),
+                                "{stat} {w:?} n={n}"
+                            );
                         }
                     }
                 }
@@ -2519,22 +2852,59 @@ pub(crate) mod tests {
         assert_eq!(warmup(Stat::Skew, w20.with_min_periods(1)), 2);
         assert_eq!(warmup(Stat::Kurt, w20.with_min_periods(2)), 3);
         assert_eq!(warmup(Stat::ZScore, w20), 19);
-        assert_eq!(pair_warmup(PairStat::Corr, Window::new(30).with_min_periods(1)), 1);
-        assert_eq!(pair_warmup(PairStat::Cov, Window::new(30).with_min_periods(1).with_ddof(0)), 0);
+        assert_eq!(
+            pair_warmup(PairStat::Corr, Window::new(30).with_min_periods(1)),
+            1
+        );
+        assert_eq!(
+            pair_warmup(
+                PairStat::Cov,
+                Window::new(30).with_min_periods(1).with_ddof(0)
+            ),
+            0
+        );
         assert_eq!(pair_warmup(PairStat::Corr, Window::new(30)), 29);
-        assert_eq!((ewm_warmup(EwmStat::Mean), ewm_warmup(EwmStat::Std)), (0, 1));
+        assert_eq!(
+            (ewm_warmup(EwmStat::Mean), ewm_warmup(EwmStat::Std)),
+            (0, 1)
+        );
     }
 
     #[test]
     fn missing_values_follow_pandas() {
         let n = f64::NAN;
         // Leading NaNs, a single NaN, an infinity, a run longer than the window, then values.
-        let x = [n, n, 1.0, 2.0, n, 4.0, f64::INFINITY, 3.0, n, n, n, n, n, n, 5.0, 7.0, 6.0, 1.0, -2.0, 0.5];
+        let x = [
+            n,
+            n,
+            1.0,
+            2.0,
+            n,
+            4.0,
+            f64::INFINITY,
+            3.0,
+            n,
+            n,
+            n,
+            n,
+            n,
+            n,
+            5.0,
+            7.0,
+            6.0,
+            1.0,
+            -2.0,
+            0.5,
+        ];
         for stat in Stat::ALL {
             let w = Window::new(4).with_min_periods(2);
             let out = check_all(&x, stat, w).unwrap();
             // Rows 11..=14: the window [t−3, t] holds no observation or only one.
-            assert!(out[11..=14].iter().all(|v| v.is_nan()), "{stat}: {:?}", &out[8..16]);
+            assert!(
+                out[11..=14].iter().all(|v| v.is_nan()),
+                "{stat}: {:?}",
+                &out[8..16]
+            );
             // Row 15 holds two (5, 7), row 17 four.
             assert_eq!(out[15].is_nan(), stat.min_obs(w.ddof) > 2, "{stat}");
             assert!(!out[17].is_nan(), "{stat}");
@@ -2544,7 +2914,7 @@ pub(crate) mod tests {
         assert_eq!(mean[5], 7.0 / 3.0); // 1, 2 and 4 (the NaN is not counted)
         assert_eq!(mean[7], 3.5); // 4 and 3 (the infinity is missing)
         assert_eq!(mean[15], 6.0); // right after the run: exact again
-        // min_periods = window: any missing value in the window gives NaN.
+                                   // min_periods = window: any missing value in the window gives NaN.
         let full = rolling(&x, Stat::Sum, Window::new(3)).unwrap();
         assert!(full[..16].iter().all(|v| v.is_nan()));
         assert_eq!(&full[16..], &[18.0, 14.0, 5.0, -0.5]);
@@ -2568,10 +2938,22 @@ pub(crate) mod tests {
             assert_eq!(get(Stat::Sum)[t], 0.1 * 4.0);
             assert_eq!((get(Stat::Min)[t], get(Stat::Max)[t]), (0.1, 0.1));
             // m2 = 0 ≤ 1e-14: skew and kurt are NaN; the z-score is 0/0.
-            assert!(get(Stat::Skew)[t].is_nan() && get(Stat::Kurt)[t].is_nan() && get(Stat::ZScore)[t].is_nan());
+            assert!(
+                get(Stat::Skew)[t].is_nan()
+                    && get(Stat::Kurt)[t].is_nan()
+                    && get(Stat::ZScore)[t].is_nan()
+            );
         }
         // Prices: a flat stretch at 1e5 after moves keeps variance exactly 0 and mean exact.
-        let p: Vec<f64> = (0..50).map(|i| if i < 30 { 1e5 + (i as f64).sin() } else { 100_000.123 }).collect();
+        let p: Vec<f64> = (0..50)
+            .map(|i| {
+                if i < 30 {
+                    1e5 + (i as f64).sin()
+                } else {
+                    100_000.123
+                }
+            })
+            .collect();
         let v = rolling(&p, Stat::Var, Window::new(20)).unwrap();
         let m = rolling(&p, Stat::Mean, Window::new(20)).unwrap();
         assert_eq!(v[49], 0.0);
@@ -2588,11 +2970,19 @@ pub(crate) mod tests {
 
     /// Max relative error of `fast` vs `reference` over rows where both are defined.
     fn max_rel(fast: &[f64], reference: &[f64]) -> f64 {
-        fast.iter().zip(reference).filter(|(a, b)| !a.is_nan() && !b.is_nan()).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max)
+        fast.iter()
+            .zip(reference)
+            .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+            .map(|(a, b)| ((a - b) / b).abs())
+            .fold(0.0, f64::max)
     }
 
     fn max_abs(fast: &[f64], reference: &[f64]) -> f64 {
-        fast.iter().zip(reference).filter(|(a, b)| !a.is_nan() && !b.is_nan()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+        fast.iter()
+            .zip(reference)
+            .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
     }
 
     #[test]
@@ -2614,7 +3004,11 @@ pub(crate) mod tests {
             let std = rolling(&x, Stat::Std, w).unwrap();
             let reference = rolling_reference(&x, Stat::Std, w);
             // Measured ~1e-15; the bound leaves three orders of margin.
-            assert!(max_rel(&std, &reference) < 1e-12, "std {}", max_rel(&std, &reference));
+            assert!(
+                max_rel(&std, &reference) < 1e-12,
+                "std {}",
+                max_rel(&std, &reference)
+            );
             let zs = rolling(&x, Stat::ZScore, w).unwrap();
             assert!(max_abs(&zs, &rolling_reference(&x, Stat::ZScore, w)) < 1e-12);
             // The naive sum-of-squares variance loses about 12 digits here.
@@ -2625,24 +3019,46 @@ pub(crate) mod tests {
                     }
                     let v = &x[t + 1 - len..=t];
                     let (s, s2) = v.iter().fold((0.0, 0.0), |(s, s2), &u| (s + u, s2 + u * u));
-                    ((s2 - s * s / len as f64) / (len as f64 - 1.0)).max(0.0).sqrt()
+                    ((s2 - s * s / len as f64) / (len as f64 - 1.0))
+                        .max(0.0)
+                        .sqrt()
                 })
                 .collect();
-            assert!(max_rel(&naive, &reference) > 1e-6, "naive {}", max_rel(&naive, &reference));
+            assert!(
+                max_rel(&naive, &reference) > 1e-6,
+                "naive {}",
+                max_rel(&naive, &reference)
+            );
         }
     }
 
     #[test]
     fn tiny_and_huge_magnitudes() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let tiny: Vec<f64> = (0..500).map(|_| 1e-12 * (1.0 + 0.1 * z(&mut rng))).collect();
+        let tiny: Vec<f64> = (0..500)
+            .map(|_| 1e-12 * (1.0 + 0.1 * z(&mut rng)))
+            .collect();
         let w = Window::new(20);
-        for stat in [Stat::Sum, Stat::Mean, Stat::Var, Stat::Std, Stat::Min, Stat::Max, Stat::ZScore] {
+        for stat in [
+            Stat::Sum,
+            Stat::Mean,
+            Stat::Var,
+            Stat::Std,
+            Stat::Min,
+            Stat::Max,
+            Stat::ZScore,
+        ] {
             check_all(&tiny, stat, w).unwrap();
         }
         // m2 ~ 1e-26 ≤ 1e-14: pandas' rule makes skew and kurt NaN at this scale.
-        assert!(rolling(&tiny, Stat::Skew, w).unwrap().iter().all(|v| v.is_nan()));
-        assert!(rolling(&tiny, Stat::Kurt, w).unwrap().iter().all(|v| v.is_nan()));
+        assert!(rolling(&tiny, Stat::Skew, w)
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan()));
+        assert!(rolling(&tiny, Stat::Kurt, w)
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan()));
         let huge: Vec<f64> = (0..500).map(|_| 1e15 + 1e3 * z(&mut rng)).collect();
         for stat in Stat::ALL {
             check_all(&huge, stat, w).unwrap();
@@ -2654,7 +3070,9 @@ pub(crate) mod tests {
         // 1e5 with noise 1e-3, then a jump to 2e5: once the window holds only the new level,
         // the old shift is 5 orders of magnitude away; the drift rule re-anchors it at once.
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let x: Vec<f64> = (0..400).map(|i| if i < 203 { 1e5 } else { 2e5 } + 1e-3 * z(&mut rng)).collect();
+        let x: Vec<f64> = (0..400)
+            .map(|i| if i < 203 { 1e5 } else { 2e5 } + 1e-3 * z(&mut rng))
+            .collect();
         for len in [5usize, 20, 64] {
             for stat in Stat::ALL {
                 check_all(&x, stat, Window::new(len)).unwrap();
@@ -2676,15 +3094,38 @@ pub(crate) mod tests {
         let w = Window::new(30);
         let std = rolling(&x, Stat::Std, w).unwrap();
         let reference = rolling_reference(&x, Stat::Std, w);
-        assert!(max_rel(&std[130..], &reference[130..]) < 1e-13, "{}", max_rel(&std[130..], &reference[130..]));
+        assert!(
+            max_rel(&std[130..], &reference[130..]) < 1e-13,
+            "{}",
+            max_rel(&std[130..], &reference[130..])
+        );
     }
 
     #[test]
     fn min_max_deque() {
-        let x = [3.0, 1.0, 1.0, 2.0, f64::NAN, 5.0, 5.0, 0.0, -0.0, 4.0, 4.0, 4.0];
+        let x = [
+            3.0,
+            1.0,
+            1.0,
+            2.0,
+            f64::NAN,
+            5.0,
+            5.0,
+            0.0,
+            -0.0,
+            4.0,
+            4.0,
+            4.0,
+        ];
         let w = Window::new(3).with_min_periods(1);
-        assert_eq!(rolling(&x, Stat::Min, w).unwrap(), [3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 5.0, 0.0, 0.0, 0.0, -0.0, 4.0]);
-        assert_eq!(rolling(&x, Stat::Max, w).unwrap(), [3.0, 3.0, 3.0, 2.0, 2.0, 5.0, 5.0, 5.0, 5.0, 4.0, 4.0, 4.0]);
+        assert_eq!(
+            rolling(&x, Stat::Min, w).unwrap(),
+            [3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 5.0, 0.0, 0.0, 0.0, -0.0, 4.0]
+        );
+        assert_eq!(
+            rolling(&x, Stat::Max, w).unwrap(),
+            [3.0, 3.0, 3.0, 2.0, 2.0, 5.0, 5.0, 5.0, 5.0, 4.0, 4.0, 4.0]
+        );
         // A long decreasing then increasing run (worst case for the deque).
         let y: Vec<f64> = (0..1000).map(|i| ((i as f64) - 500.0).abs()).collect();
         for stat in [Stat::Min, Stat::Max] {
@@ -2710,9 +3151,14 @@ pub(crate) mod tests {
         assert!((g[2] - 7.0 / 3.0).abs() < 1e-15);
         // Constant series stay exact; alpha = 1 follows the input and has no std.
         assert!(ewm_mean(&[0.1; 50], 0.3).unwrap().iter().all(|&v| v == 0.1));
-        assert!(ewm_std(&[0.1; 50], 0.3).unwrap()[1..].iter().all(|&v| v == 0.0));
+        assert!(ewm_std(&[0.1; 50], 0.3).unwrap()[1..]
+            .iter()
+            .all(|&v| v == 0.0));
         assert_eq!(ewm_mean(&[1.0, 5.0, 2.0], 1.0).unwrap(), [1.0, 5.0, 2.0]);
-        assert!(ewm_std(&[1.0, 5.0, 2.0], 1.0).unwrap().iter().all(|v| v.is_nan()));
+        assert!(ewm_std(&[1.0, 5.0, 2.0], 1.0)
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan()));
     }
 
     #[test]
@@ -2724,7 +3170,11 @@ pub(crate) mod tests {
         let x: Vec<f64> = (0..3000)
             .map(|i| {
                 p *= 1.0 + 1e-6 * z(&mut rng);
-                if i % 97 == 5 { f64::NAN } else { p }
+                if i % 97 == 5 {
+                    f64::NAN
+                } else {
+                    p
+                }
             })
             .collect();
         let alpha = 2.0 / 201.0;
@@ -2737,11 +3187,17 @@ pub(crate) mod tests {
 
     #[test]
     fn rolling_many_is_thread_count_independent() {
-        let xs: Vec<Vec<f64>> = (0..37).map(|i| series((i % 5) as u8, (i * 97) % 2000, i as u64, 0.05)).collect();
+        let xs: Vec<Vec<f64>> = (0..37)
+            .map(|i| series((i % 5) as u8, (i * 97) % 2000, i as u64, 0.05))
+            .collect();
         for stat in Stat::ALL {
             let w = Window::new(20).with_min_periods(5);
             let run = |threads| {
-                rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| rolling_many(&xs, stat, w).unwrap())
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| rolling_many(&xs, stat, w).unwrap())
             };
             let (one, two) = (run(1), run(2));
             assert_eq!(one.len(), xs.len());
@@ -2751,7 +3207,12 @@ pub(crate) mod tests {
             }
         }
         let slices: Vec<&[f64]> = xs.iter().map(|x| x.as_slice()).collect();
-        assert_eq!(rolling_many(&slices, Stat::Mean, Window::new(3)).unwrap().len(), 37);
+        assert_eq!(
+            rolling_many(&slices, Stat::Mean, Window::new(3))
+                .unwrap()
+                .len(),
+            37
+        );
     }
 
     #[test]
@@ -2767,7 +3228,9 @@ pub(crate) mod tests {
                 let kind = ((si + li) % 5) as u8;
                 let nan_p = if li % 2 == 0 { 0.0 } else { 0.01 };
                 let x = series(kind, 6000, (si * 10 + li) as u64, nan_p);
-                let w = Window::new(len).with_min_periods(len.div_ceil(2)).with_ddof(usize::from(len > 1));
+                let w = Window::new(len)
+                    .with_min_periods(len.div_ceil(2))
+                    .with_ddof(usize::from(len > 1));
                 check_all(&x, stat, w).unwrap_or_else(|e| panic!("kind {kind}: {e}"));
             }
         }
@@ -2779,7 +3242,12 @@ pub(crate) mod tests {
                 let fast = rolling_pair(&x, &y, stat, w).unwrap();
                 let r = rolling_pair_reference(&x, &y, stat, w);
                 for t in 0..x.len() {
-                    assert_eq!(fast[t].is_nan(), r[t].is_nan(), "{kx}/{ky} {} row {t}", stat.name());
+                    assert_eq!(
+                        fast[t].is_nan(),
+                        r[t].is_nan(),
+                        "{kx}/{ky} {} row {t}",
+                        stat.name()
+                    );
                     if r[t].is_nan() {
                         continue;
                     }
@@ -2787,15 +3255,27 @@ pub(crate) mod tests {
                         1e-12
                     } else {
                         let sd = |v: &[f64]| {
-                            let o: Vec<f64> = ((t + 1).saturating_sub(len)..=t).filter(|&i| x[i].is_finite() && y[i].is_finite()).map(|i| v[i]).collect();
+                            let o: Vec<f64> = ((t + 1).saturating_sub(len)..=t)
+                                .filter(|&i| x[i].is_finite() && y[i].is_finite())
+                                .map(|i| v[i])
+                                .collect();
                             let m = o.iter().sum::<f64>() / o.len() as f64;
                             (o.iter().map(|u| (u - m).powi(2)).sum::<f64>() / o.len() as f64).sqrt()
                         };
                         1e-12 * sd(&x) * sd(&y)
                     };
-                    assert!((fast[t] - r[t]).abs() <= tol, "{} row {t}: {} vs {}", stat.name(), fast[t], r[t]);
+                    assert!(
+                        (fast[t] - r[t]).abs() <= tol,
+                        "{} row {t}: {} vs {}",
+                        stat.name(),
+                        fast[t],
+                        r[t]
+                    );
                 }
-                assert!(same_bits(&fast, &rolling_pair_tiled(&x, &y, stat, w, Some(1), false).unwrap()));
+                assert!(same_bits(
+                    &fast,
+                    &rolling_pair_tiled(&x, &y, stat, w, Some(1), false).unwrap()
+                ));
             }
         }
     }
@@ -2804,13 +3284,18 @@ pub(crate) mod tests {
     fn rolling_many_splits_long_series_deterministically() {
         // Long series cut into time blocks (of about 1, 3 and the default number of tiles) at
         // 1 and 2 threads: always `rolling`'s bits.
-        let xs: Vec<Vec<f64>> = (0..3).map(|i| series(i as u8 + 1, 150_000 + 977 * i, 40 + i as u64, 0.002)).collect();
+        let xs: Vec<Vec<f64>> = (0..3)
+            .map(|i| series(i as u8 + 1, 150_000 + 977 * i, 40 + i as u64, 0.002))
+            .collect();
         for stat in [Stat::Mean, Stat::Std, Stat::Kurt, Stat::ZScore, Stat::Max] {
             let w = Window::new(30).with_min_periods(10);
             let single: Vec<Vec<f64>> = xs.iter().map(|x| rolling(x, stat, w).unwrap()).collect();
             for task in [1, 3 * TILE_TARGET, TASK_TARGET] {
                 for threads in [1, 2] {
-                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
                     let many = pool.install(|| rolling_many_tasks(&xs, stat, w, task).unwrap());
                     for (a, b) in many.iter().zip(&single) {
                         assert!(same_bits(a, b), "{stat}: task {task}, {threads} threads");
@@ -2829,7 +3314,9 @@ pub(crate) mod tests {
             check_all(&x, stat, w).unwrap();
         }
         let c = rolling_corr(&x, &x, w).unwrap();
-        assert!(c[10..].iter().all(|&v| v.is_nan() || (v - 1.0).abs() < 1e-15));
+        assert!(c[10..]
+            .iter()
+            .all(|&v| v.is_nan() || (v - 1.0).abs() < 1e-15));
     }
 
     #[test]
@@ -2846,10 +3333,15 @@ pub(crate) mod tests {
         let mut e = EwmStream::new(EwmStat::Std, 0.2).unwrap();
         let a: Vec<f64> = x.iter().map(|&v| e.update(v)).collect();
         e.reset();
-        assert!(same_bits(&a, &x.iter().map(|&v| e.update(v)).collect::<Vec<_>>()));
+        assert!(same_bits(
+            &a,
+            &x.iter().map(|&v| e.update(v)).collect::<Vec<_>>()
+        ));
         assert_eq!(Stat::from_name("zscore"), Some(Stat::ZScore));
         assert_eq!(Stat::from_name("median"), None);
-        assert!(Stat::ALL.iter().all(|s| Stat::from_name(s.name()) == Some(*s)));
+        assert!(Stat::ALL
+            .iter()
+            .all(|s| Stat::from_name(s.name()) == Some(*s)));
         assert_eq!(PairStat::from_name("corr"), Some(PairStat::Corr));
         assert_eq!(EwmStat::from_name("std"), Some(EwmStat::Std));
     }
@@ -2858,16 +3350,32 @@ pub(crate) mod tests {
     fn argument_errors() {
         let x = [1.0, 2.0, 3.0];
         let msg = |r: Result<Vec<f64>, DataError>| r.unwrap_err().to_string();
-        assert_eq!(msg(rolling(&x, Stat::Mean, Window::new(0))), "Expected a window of at least 1 but received 0");
-        assert!(msg(rolling(&x, Stat::Mean, Window::new(3).with_min_periods(0))).contains("min_periods between 1 and the window (3) but received 0"));
-        assert!(msg(rolling(&x, Stat::Mean, Window::new(3).with_min_periods(4))).contains("received 4"));
-        assert!(msg(rolling(&x, Stat::Var, Window::new(3).with_ddof(3))).contains("ddof below the window (3) but received 3"));
+        assert_eq!(
+            msg(rolling(&x, Stat::Mean, Window::new(0))),
+            "Expected a window of at least 1 but received 0"
+        );
+        assert!(
+            msg(rolling(&x, Stat::Mean, Window::new(3).with_min_periods(0)))
+                .contains("min_periods between 1 and the window (3) but received 0")
+        );
+        assert!(
+            msg(rolling(&x, Stat::Mean, Window::new(3).with_min_periods(4))).contains("received 4")
+        );
+        assert!(msg(rolling(&x, Stat::Var, Window::new(3).with_ddof(3)))
+            .contains("ddof below the window (3) but received 3"));
         assert!(rolling(&x, Stat::Sum, Window::new(1)).is_ok()); // ddof (default 1) is not used by sum
-        assert!(msg(rolling(&x, Stat::Skew, Window::new(2))).contains("skew needs a window of at least 3"));
-        assert!(msg(rolling(&x, Stat::Kurt, Window::new(3))).contains("kurt needs a window of at least 4"));
-        assert!(msg(rolling_corr(&x, &x, Window::new(1))).contains("corr needs a window of at least 2"));
+        assert!(msg(rolling(&x, Stat::Skew, Window::new(2)))
+            .contains("skew needs a window of at least 3"));
+        assert!(msg(rolling(&x, Stat::Kurt, Window::new(3)))
+            .contains("kurt needs a window of at least 4"));
+        assert!(
+            msg(rolling_corr(&x, &x, Window::new(1))).contains("corr needs a window of at least 2")
+        );
         assert!(msg(rolling_cov(&x, &x, Window::new(2).with_ddof(2))).contains("ddof below"));
-        assert_eq!(msg(rolling_corr(&x, &x[..2], Window::new(2))), "Expected series of equal length but received 3 and 2");
+        assert_eq!(
+            msg(rolling_corr(&x, &x[..2], Window::new(2))),
+            "Expected series of equal length but received 3 and 2"
+        );
         for a in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
             assert!(msg(ewm_mean(&x, a)).starts_with("Expected alpha in (0, 1]"));
             assert!(EwmStream::new(EwmStat::Std, a).is_err());

@@ -57,12 +57,33 @@ pub struct SynthMarket {
 impl SynthSpec {
     /// The embedded default: four regimes (calm, normal, stressed, crisis) with rising volatility
     /// and correlation, sticky daily transitions, t(4) innovations, and the last assets listing late.
-    pub fn default_market(n_assets: usize, n_days: usize, base_interval_ms: i64, seed: u64) -> SynthSpec {
+    pub fn default_market(
+        n_assets: usize,
+        n_days: usize,
+        base_interval_ms: i64,
+        seed: u64,
+    ) -> SynthSpec {
         let regimes = vec![
-            RegimeSpec { drift_annual: 0.6, vol_annual: 0.35, corr: 0.35 },
-            RegimeSpec { drift_annual: 0.2, vol_annual: 0.6, corr: 0.5 },
-            RegimeSpec { drift_annual: -0.5, vol_annual: 0.9, corr: 0.7 },
-            RegimeSpec { drift_annual: -1.5, vol_annual: 1.6, corr: 0.85 },
+            RegimeSpec {
+                drift_annual: 0.6,
+                vol_annual: 0.35,
+                corr: 0.35,
+            },
+            RegimeSpec {
+                drift_annual: 0.2,
+                vol_annual: 0.6,
+                corr: 0.5,
+            },
+            RegimeSpec {
+                drift_annual: -0.5,
+                vol_annual: 0.9,
+                corr: 0.7,
+            },
+            RegimeSpec {
+                drift_annual: -1.5,
+                vol_annual: 1.6,
+                corr: 0.85,
+            },
         ];
         let transition = vec![
             vec![0.97, 0.02, 0.01, 0.0],
@@ -72,7 +93,13 @@ impl SynthSpec {
         ];
         let late = (n_assets / 4).min(3);
         let listing_day = (0..n_assets)
-            .map(|i| if i + late >= n_assets && n_assets > 1 { (n_days / 5) * (i + late + 1 - n_assets) } else { 0 })
+            .map(|i| {
+                if i + late >= n_assets && n_assets > 1 {
+                    (n_days / 5) * (i + late + 1 - n_assets)
+                } else {
+                    0
+                }
+            })
             .collect();
         SynthSpec {
             n_assets,
@@ -85,7 +112,9 @@ impl SynthSpec {
             seed,
             listing_day,
             vol_scale: (0..n_assets).map(|i| 1.0 + 0.08 * i as f64).collect(),
-            start_price: (0..n_assets).map(|i| 20_000.0 / 3f64.powi(i as i32)).collect(),
+            start_price: (0..n_assets)
+                .map(|i| 20_000.0 / 3f64.powi(i as i32))
+                .collect(),
             maintenance_per_year: 4.0,
         }
     }
@@ -93,37 +122,71 @@ impl SynthSpec {
     fn check(&self) -> Result<(), DataError> {
         let k = self.regimes.len();
         if self.n_assets == 0 || self.n_days == 0 {
-            return Err(DataError::arg("synthetic market needs at least one asset and one day"));
+            return Err(DataError::arg(
+                "synthetic market needs at least one asset and one day",
+            ));
         }
         if self.base_interval_ms <= 0 || DAY_MS % self.base_interval_ms != 0 {
-            return Err(DataError::arg(format!("base interval {} ms does not divide a day", self.base_interval_ms)));
+            return Err(DataError::arg(format!(
+                "base interval {} ms does not divide a day",
+                self.base_interval_ms
+            )));
         }
         if self.start_ms.rem_euclid(DAY_MS) != 0 {
-            return Err(DataError::arg("synthetic market must start at UTC midnight"));
+            return Err(DataError::arg(
+                "synthetic market must start at UTC midnight",
+            ));
         }
-        if k == 0 || k > 255 || self.transition.len() != k || self.transition.iter().any(|r| r.len() != k) {
-            return Err(DataError::arg(format!("transition matrix must be {k}x{k} for {k} regimes")));
+        if k == 0
+            || k > 255
+            || self.transition.len() != k
+            || self.transition.iter().any(|r| r.len() != k)
+        {
+            return Err(DataError::arg(format!(
+                "transition matrix must be {k}x{k} for {k} regimes"
+            )));
         }
         for (i, row) in self.transition.iter().enumerate() {
             let s: f64 = row.iter().sum();
             if row.iter().any(|p| !(0.0..=1.0).contains(p)) || (s - 1.0).abs() > 1e-9 {
-                return Err(DataError::arg(format!("transition row {i} must be probabilities summing to 1 (sum {s})")));
+                return Err(DataError::arg(format!(
+                    "transition row {i} must be probabilities summing to 1 (sum {s})"
+                )));
             }
         }
         for (i, r) in self.regimes.iter().enumerate() {
-            if r.vol_annual.is_nan() || r.vol_annual <= 0.0 || !(0.0..1.0).contains(&r.corr) || !r.drift_annual.is_finite() {
-                return Err(DataError::arg(format!("regime {i}: need vol > 0, 0 <= corr < 1, finite drift")));
+            if r.vol_annual.is_nan()
+                || r.vol_annual <= 0.0
+                || !(0.0..1.0).contains(&r.corr)
+                || !r.drift_annual.is_finite()
+            {
+                return Err(DataError::arg(format!(
+                    "regime {i}: need vol > 0, 0 <= corr < 1, finite drift"
+                )));
             }
         }
         if !(0.0..=365.0).contains(&self.maintenance_per_year) {
-            return Err(DataError::arg(format!("maintenance_per_year must be in [0, 365] but received {}", self.maintenance_per_year)));
+            return Err(DataError::arg(format!(
+                "maintenance_per_year must be in [0, 365] but received {}",
+                self.maintenance_per_year
+            )));
         }
         if self.dof.is_nan() || self.dof <= 2.0 {
-            return Err(DataError::arg(format!("Student-t dof must exceed 2 but received {}", self.dof)));
+            return Err(DataError::arg(format!(
+                "Student-t dof must exceed 2 but received {}",
+                self.dof
+            )));
         }
-        for (name, len) in [("listing_day", self.listing_day.len()), ("vol_scale", self.vol_scale.len()), ("start_price", self.start_price.len())] {
+        for (name, len) in [
+            ("listing_day", self.listing_day.len()),
+            ("vol_scale", self.vol_scale.len()),
+            ("start_price", self.start_price.len()),
+        ] {
             if len != self.n_assets {
-                return Err(DataError::arg(format!("{name} must have one entry per asset ({}), got {len}", self.n_assets)));
+                return Err(DataError::arg(format!(
+                    "{name} must have one entry per asset ({}), got {len}",
+                    self.n_assets
+                )));
             }
         }
         Ok(())
@@ -216,49 +279,59 @@ pub fn generate(spec: &SynthSpec) -> Result<SynthMarket, DataError> {
                         let vn: f64 = StandardNormal.sample(&mut rng);
                         let tu: f64 = rng.random();
                         let bar_sig = sig * dt.sqrt();
-                        v.push([r, 0.6 * bar_sig * hn.abs(), 0.6 * bar_sig * ln.abs(), (0.4 * vn).exp() * (1.0 + z.abs()), 0.35 + 0.3 * tu]);
+                        v.push([
+                            r,
+                            0.6 * bar_sig * hn.abs(),
+                            0.6 * bar_sig * ln.abs(),
+                            (0.4 * vn).exp() * (1.0 + z.abs()),
+                            0.35 + 0.3 * tu,
+                        ]);
                     }
                 }
                 DayDraws { v }
             })
             .collect();
         // Scatter and integrate prices, one asset at a time in time order.
-        assets.par_iter_mut().zip(last_close.par_iter_mut()).enumerate().for_each(|(i, (g, lc))| {
-            for (k, day) in draws.iter().enumerate() {
-                let d = d0 + k;
-                if d < spec.listing_day[i] {
-                    continue;
-                }
-                let base_volume = 1e6 / spec.start_price[i];
-                for b in 0..bars_per_day {
-                    let [r, hn, lnn, vm, tf] = day.v[b * n + i];
-                    let j = d * bars_per_day + b;
-                    let o = *lc;
-                    let c = o * r.exp();
-                    if let Some((ms0, ms1)) = maintenance[d] {
-                        // A bar overlapping the window is absent; the price still moves.
-                        let b0 = b as i64 * spec.base_interval_ms;
-                        if b0 < ms1 && b0 + spec.base_interval_ms > ms0 {
-                            *lc = c;
-                            continue;
-                        }
+        assets
+            .par_iter_mut()
+            .zip(last_close.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (g, lc))| {
+                for (k, day) in draws.iter().enumerate() {
+                    let d = d0 + k;
+                    if d < spec.listing_day[i] {
+                        continue;
                     }
-                    let vol = base_volume * vm / bars_per_day as f64;
-                    g.open[j] = o;
-                    g.close[j] = c;
-                    g.high[j] = o.max(c) * hn.exp();
-                    g.low[j] = o.min(c) * (-lnn).exp();
-                    g.volume[j] = vol;
-                    g.quote_volume[j] = vol * c;
-                    g.trades[j] = (vol * 50.0).round().max(1.0);
-                    g.taker_buy_base[j] = vol * tf;
-                    g.taker_buy_quote[j] = vol * tf * c;
-                    g.n_sub[j] = 1;
-                    g.present[j] = 1;
-                    *lc = c;
+                    let base_volume = 1e6 / spec.start_price[i];
+                    for b in 0..bars_per_day {
+                        let [r, hn, lnn, vm, tf] = day.v[b * n + i];
+                        let j = d * bars_per_day + b;
+                        let o = *lc;
+                        let c = o * r.exp();
+                        if let Some((ms0, ms1)) = maintenance[d] {
+                            // A bar overlapping the window is absent; the price still moves.
+                            let b0 = b as i64 * spec.base_interval_ms;
+                            if b0 < ms1 && b0 + spec.base_interval_ms > ms0 {
+                                *lc = c;
+                                continue;
+                            }
+                        }
+                        let vol = base_volume * vm / bars_per_day as f64;
+                        g.open[j] = o;
+                        g.close[j] = c;
+                        g.high[j] = o.max(c) * hn.exp();
+                        g.low[j] = o.min(c) * (-lnn).exp();
+                        g.volume[j] = vol;
+                        g.quote_volume[j] = vol * c;
+                        g.trades[j] = (vol * 50.0).round().max(1.0);
+                        g.taker_buy_base[j] = vol * tf;
+                        g.taker_buy_quote[j] = vol * tf * c;
+                        g.n_sub[j] = 1;
+                        g.present[j] = 1;
+                        *lc = c;
+                    }
                 }
-            }
-        });
+            });
         d0 = d1;
     }
     Ok(SynthMarket { assets, regime })
@@ -274,8 +347,14 @@ mod tests {
         spec.maintenance_per_year = 30.0;
         spec.listing_day = vec![0; 3];
         let m = generate(&spec).unwrap();
-        let missing: Vec<usize> = (0..m.assets[0].len()).filter(|&j| m.assets[0].present[j] == 0).collect();
-        assert!(missing.len() > 30 * 20, "expected ~33 windows of 30..180 minutes, got {} missing minutes", missing.len());
+        let missing: Vec<usize> = (0..m.assets[0].len())
+            .filter(|&j| m.assets[0].present[j] == 0)
+            .collect();
+        assert!(
+            missing.len() > 30 * 20,
+            "expected ~33 windows of 30..180 minutes, got {} missing minutes",
+            missing.len()
+        );
         for &j in &missing {
             assert!(m.assets.iter().all(|g| g.present[j] == 0));
         }
@@ -292,13 +371,23 @@ mod tests {
     fn deterministic_and_thread_independent() {
         let spec = SynthSpec::default_market(4, 40, 3_600_000, 7);
         let a = generate(&spec).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let b = pool.install(|| generate(&spec).unwrap());
         assert_eq!(a.regime, b.regime);
         for i in 0..4 {
-            assert!(a.assets[i].same_bits(&b.assets[i]), "asset {i} differs between 1 and N threads");
+            assert!(
+                a.assets[i].same_bits(&b.assets[i]),
+                "asset {i} differs between 1 and N threads"
+            );
         }
-        let c = generate(&SynthSpec { seed: 8, ..spec.clone() }).unwrap();
+        let c = generate(&SynthSpec {
+            seed: 8,
+            ..spec.clone()
+        })
+        .unwrap();
         assert_ne!(a.assets[0].close, c.assets[0].close);
     }
 
@@ -331,16 +420,33 @@ mod tests {
             let (m0, m1) = (mean(&r0), mean(&r1));
             let var0 = r0.iter().map(|x| (x - m0).powi(2)).sum::<f64>() / r0.len() as f64;
             let var1 = r1.iter().map(|x| (x - m1).powi(2)).sum::<f64>() / r1.len() as f64;
-            let cov = r0.iter().zip(&r1).map(|(a, b)| (a - m0) * (b - m1)).sum::<f64>() / r0.len() as f64;
+            let cov = r0
+                .iter()
+                .zip(&r1)
+                .map(|(a, b)| (a - m0) * (b - m1))
+                .sum::<f64>()
+                / r0.len() as f64;
             let vol = (var0 * 365.0 * 24.0).sqrt();
             let corr = cov / (var0 * var1).sqrt();
-            assert!((vol / reg.vol_annual - 1.0).abs() < 0.08, "regime {k}: vol {vol} vs {}", reg.vol_annual);
-            assert!((corr - reg.corr).abs() < 0.06, "regime {k}: corr {corr} vs {}", reg.corr);
+            assert!(
+                (vol / reg.vol_annual - 1.0).abs() < 0.08,
+                "regime {k}: vol {vol} vs {}",
+                reg.vol_annual
+            );
+            assert!(
+                (corr - reg.corr).abs() < 0.06,
+                "regime {k}: corr {corr} vs {}",
+                reg.corr
+            );
         }
         // Bars are valid klines.
         let g = &m.assets[2];
         for j in 0..g.len() {
-            assert!(g.low[j] <= g.open[j].min(g.close[j]) && g.high[j] >= g.open[j].max(g.close[j]) && g.low[j] > 0.0);
+            assert!(
+                g.low[j] <= g.open[j].min(g.close[j])
+                    && g.high[j] >= g.open[j].max(g.close[j])
+                    && g.low[j] > 0.0
+            );
         }
     }
 

@@ -21,7 +21,9 @@ use crate::error::DataError;
 
 fn check_period(name: &str, n: usize) -> Result<(), DataError> {
     if n == 0 {
-        return Err(DataError::arg(format!("Expected positive integer for {name} but received 0")));
+        return Err(DataError::arg(format!(
+            "Expected positive integer for {name} but received 0"
+        )));
     }
     Ok(())
 }
@@ -79,12 +81,20 @@ struct Lag {
 
 impl Lag {
     fn new(n: usize) -> Self {
-        Lag { buf: vec![f64::NAN; n], pos: 0, seen: 0 }
+        Lag {
+            buf: vec![f64::NAN; n],
+            pos: 0,
+            seen: 0,
+        }
     }
     /// Store `v` and return the input n bars before it (NaN during the first n bars).
     fn push(&mut self, v: f64) -> f64 {
         let n = self.buf.len();
-        let past = if self.seen >= n { self.buf[self.pos] } else { f64::NAN };
+        let past = if self.seen >= n {
+            self.buf[self.pos]
+        } else {
+            f64::NAN
+        };
         self.buf[self.pos] = v;
         self.pos = (self.pos + 1) % n;
         self.seen += 1;
@@ -135,7 +145,12 @@ pub struct AdxPoint {
 }
 
 impl AdxPoint {
-    const MISSING: AdxPoint = AdxPoint { adx: f64::NAN, plus_di: f64::NAN, minus_di: f64::NAN, dx: f64::NAN };
+    const MISSING: AdxPoint = AdxPoint {
+        adx: f64::NAN,
+        plus_di: f64::NAN,
+        minus_di: f64::NAN,
+        dx: f64::NAN,
+    };
 }
 
 /// The ADX family over a whole series: ADX, +DI, −DI and DX, each as long as the input.
@@ -231,12 +246,19 @@ impl AdxStream {
             self.s_mdm = self.s_mdm - self.s_mdm / n + mdm;
         }
         let (pdi, mdi) = if self.s_tr > 0.0 {
-            (100.0 * self.s_pdm / self.s_tr, 100.0 * self.s_mdm / self.s_tr)
+            (
+                100.0 * self.s_pdm / self.s_tr,
+                100.0 * self.s_mdm / self.s_tr,
+            )
         } else {
             (0.0, 0.0)
         };
         let di_sum = pdi + mdi;
-        let dx = if di_sum > 0.0 { 100.0 * (pdi - mdi).abs() / di_sum } else { 0.0 };
+        let dx = if di_sum > 0.0 {
+            100.0 * (pdi - mdi).abs() / di_sum
+        } else {
+            0.0
+        };
         self.n_dx += 1;
         if self.n_dx < self.n {
             self.dx_sum += dx;
@@ -246,7 +268,12 @@ impl AdxStream {
         } else {
             self.adx = (self.adx * (n - 1.0) + dx) / n;
         }
-        self.last = AdxPoint { adx: self.adx, plus_di: pdi, minus_di: mdi, dx };
+        self.last = AdxPoint {
+            adx: self.adx,
+            plus_di: pdi,
+            minus_di: mdi,
+            dx,
+        };
         self.last
     }
 }
@@ -264,7 +291,12 @@ pub fn adx(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Result<Adx, Da
         )));
     }
     let mut s = AdxStream::new(n)?;
-    let mut out = Adx { adx: vec![0.0; len], plus_di: vec![0.0; len], minus_di: vec![0.0; len], dx: vec![0.0; len] };
+    let mut out = Adx {
+        adx: vec![0.0; len],
+        plus_di: vec![0.0; len],
+        minus_di: vec![0.0; len],
+        dx: vec![0.0; len],
+    };
     for t in 0..len {
         let p = s.update(high[t], low[t], close[t]);
         out.adx[t] = p.adx;
@@ -323,7 +355,9 @@ impl WindowSum {
 fn check_windows(short: usize, long: usize) -> Result<(), DataError> {
     check_period("short", short)?;
     if long <= short {
-        return Err(DataError::arg(format!("Expected long > short ({short}) but received {long}")));
+        return Err(DataError::arg(format!(
+            "Expected long > short ({short}) but received {long}"
+        )));
     }
     Ok(())
 }
@@ -504,7 +538,12 @@ mod tests {
     fn adx_reference(h: &[f64], l: &[f64], c: &[f64], n: usize, seed_len: usize) -> Adx {
         let len = h.len();
         let nan = || vec![f64::NAN; len];
-        let mut out = Adx { adx: nan(), plus_di: nan(), minus_di: nan(), dx: nan() };
+        let mut out = Adx {
+            adx: nan(),
+            plus_di: nan(),
+            minus_di: nan(),
+            dx: nan(),
+        };
         let q = 1.0 - 1.0 / n as f64;
         for t in 0..len {
             if !(h[t].is_finite() && l[t].is_finite() && c[t].is_finite()) {
@@ -522,7 +561,13 @@ mod tests {
             let (mut tr, mut pdm, mut mdm) = (vec![0.0; k + 1], vec![0.0; k + 1], vec![0.0; k + 1]);
             for j in 1..=k {
                 let b = s + j;
-                tr[j] = [h[b] - l[b], (h[b] - c[b - 1]).abs(), (l[b] - c[b - 1]).abs()].into_iter().fold(f64::MIN, f64::max);
+                tr[j] = [
+                    h[b] - l[b],
+                    (h[b] - c[b - 1]).abs(),
+                    (l[b] - c[b - 1]).abs(),
+                ]
+                .into_iter()
+                .fold(f64::MIN, f64::max);
                 let up = h[b] - h[b - 1];
                 let down = l[b - 1] - l[b];
                 pdm[j] = if up > down && up > 0.0 { up } else { 0.0 };
@@ -538,8 +583,16 @@ mod tests {
             };
             let dx_at = |at: usize| -> (f64, f64, f64) {
                 let (st, sp, sm) = (wilder(&tr, at), wilder(&pdm, at), wilder(&mdm, at));
-                let (p, m) = if st > 0.0 { (100.0 * sp / st, 100.0 * sm / st) } else { (0.0, 0.0) };
-                let dx = if p + m > 0.0 { 100.0 * (p - m).abs() / (p + m) } else { 0.0 };
+                let (p, m) = if st > 0.0 {
+                    (100.0 * sp / st, 100.0 * sm / st)
+                } else {
+                    (0.0, 0.0)
+                };
+                let dx = if p + m > 0.0 {
+                    100.0 * (p - m).abs() / (p + m)
+                } else {
+                    0.0
+                };
                 (p, m, dx)
             };
             let (p, m, dx) = dx_at(k);
@@ -575,7 +628,9 @@ mod tests {
         let nan4 = |v: &[f64], k: usize| v[..k].iter().all(|x| x.is_nan());
         assert!(nan4(&a.adx, 3) && nan4(&a.dx, 2) && nan4(&a.plus_di, 2));
         let e = 1e-12;
-        assert!((a.plus_di[2] - 50.0).abs() < e && a.minus_di[2] == 0.0 && (a.dx[2] - 100.0).abs() < e);
+        assert!(
+            (a.plus_di[2] - 50.0).abs() < e && a.minus_di[2] == 0.0 && (a.dx[2] - 100.0).abs() < e
+        );
         assert!((a.plus_di[3] - 18.75).abs() < e && (a.minus_di[3] - 37.5).abs() < e);
         assert!((a.dx[3] - 100.0 / 3.0).abs() < e);
         assert!((a.adx[3] - 200.0 / 3.0).abs() < e);
@@ -590,21 +645,49 @@ mod tests {
     /// seed_len = n−1; the kernel is then held to the same reference with Wilder's seed_len = n.
     #[test]
     fn reference_matches_tulip_published_vectors() {
-        let h = [82.15, 81.89, 83.03, 83.30, 83.85, 83.90, 83.33, 84.30, 84.84, 85.00, 85.90, 86.58, 86.98, 88.00, 87.87];
-        let l = [81.29, 80.64, 81.31, 82.65, 83.07, 83.11, 82.49, 82.30, 84.15, 84.11, 84.03, 85.39, 85.76, 87.17, 87.01];
-        let c = [81.59, 81.06, 82.87, 83.00, 83.61, 83.15, 82.84, 83.99, 84.55, 84.36, 85.53, 86.54, 86.89, 87.77, 87.29];
+        let h = [
+            82.15, 81.89, 83.03, 83.30, 83.85, 83.90, 83.33, 84.30, 84.84, 85.00, 85.90, 86.58,
+            86.98, 88.00, 87.87,
+        ];
+        let l = [
+            81.29, 80.64, 81.31, 82.65, 83.07, 83.11, 82.49, 82.30, 84.15, 84.11, 84.03, 85.39,
+            85.76, 87.17, 87.01,
+        ];
+        let c = [
+            81.59, 81.06, 82.87, 83.00, 83.61, 83.15, 82.84, 83.99, 84.55, 84.36, 85.53, 86.54,
+            86.89, 87.77, 87.29,
+        ];
         let adx_pub = [41.384, 44.288, 49.422, 54.918, 59.987, 65.292, 67.355];
-        let dx_pub = [50.192, 51.356, 11.088, 41.517, 52.766, 55.907, 69.955, 76.905, 80.262, 86.511, 75.609];
-        let pdi_pub = [41.525, 35.436, 28.811, 35.850, 40.268, 36.416, 40.072, 43.468, 41.298, 50.793, 42.981];
-        let mdi_pub = [13.771, 11.389, 23.059, 14.815, 12.451, 10.299, 7.084, 5.675, 4.522, 3.673, 5.970];
+        let dx_pub = [
+            50.192, 51.356, 11.088, 41.517, 52.766, 55.907, 69.955, 76.905, 80.262, 86.511, 75.609,
+        ];
+        let pdi_pub = [
+            41.525, 35.436, 28.811, 35.850, 40.268, 36.416, 40.072, 43.468, 41.298, 50.793, 42.981,
+        ];
+        let mdi_pub = [
+            13.771, 11.389, 23.059, 14.815, 12.451, 10.299, 7.084, 5.675, 4.522, 3.673, 5.970,
+        ];
         let r = adx_reference(&h, &l, &c, 5, 4);
         for (i, &v) in adx_pub.iter().enumerate() {
-            assert!((r.adx[8 + i] - v).abs() < 5.1e-4, "adx[{}] {} vs {v}", 8 + i, r.adx[8 + i]);
+            assert!(
+                (r.adx[8 + i] - v).abs() < 5.1e-4,
+                "adx[{}] {} vs {v}",
+                8 + i,
+                r.adx[8 + i]
+            );
         }
         for i in 0..11 {
             assert!((r.dx[4 + i] - dx_pub[i]).abs() < 5.1e-4, "dx[{}]", 4 + i);
-            assert!((r.plus_di[4 + i] - pdi_pub[i]).abs() < 5.1e-4, "+di[{}]", 4 + i);
-            assert!((r.minus_di[4 + i] - mdi_pub[i]).abs() < 5.1e-4, "-di[{}]", 4 + i);
+            assert!(
+                (r.plus_di[4 + i] - pdi_pub[i]).abs() < 5.1e-4,
+                "+di[{}]",
+                4 + i
+            );
+            assert!(
+                (r.minus_di[4 + i] - mdi_pub[i]).abs() < 5.1e-4,
+                "-di[{}]",
+                4 + i
+            );
         }
         assert!(r.adx[..8].iter().all(|v| v.is_nan()));
     }
@@ -618,8 +701,16 @@ mod tests {
                 let a = adx(&h, &l, &c, n).unwrap();
                 let r = adx_reference(&h, &l, &c, n, n);
                 for t in 0..h.len() {
-                    for (x, y) in [(a.adx[t], r.adx[t]), (a.plus_di[t], r.plus_di[t]), (a.minus_di[t], r.minus_di[t]), (a.dx[t], r.dx[t])] {
-                        assert!(x.is_nan() == y.is_nan(), "seed {seed} n {n} t {t}: {x} vs {y}");
+                    for (x, y) in [
+                        (a.adx[t], r.adx[t]),
+                        (a.plus_di[t], r.plus_di[t]),
+                        (a.minus_di[t], r.minus_di[t]),
+                        (a.dx[t], r.dx[t]),
+                    ] {
+                        assert!(
+                            x.is_nan() == y.is_nan(),
+                            "seed {seed} n {n} t {t}: {x} vs {y}"
+                        );
                         if !x.is_nan() {
                             worst = worst.max((x - y).abs());
                         }
@@ -671,7 +762,12 @@ mod tests {
         let mut s = AdxStream::new(14).unwrap();
         for t in 0..h.len() {
             let p = s.update(h[t], l[t], c[t]);
-            assert!(same(p.adx, a.adx[t]) && same(p.dx, a.dx[t]) && same(p.plus_di, a.plus_di[t]) && same(p.minus_di, a.minus_di[t]));
+            assert!(
+                same(p.adx, a.adx[t])
+                    && same(p.dx, a.dx[t])
+                    && same(p.plus_di, a.plus_di[t])
+                    && same(p.minus_di, a.minus_di[t])
+            );
             assert!(same(s.last().adx, p.adx));
         }
         assert!(adx(&h, &l[1..], &c, 14).is_err());
@@ -706,7 +802,12 @@ mod tests {
                     if !b[t].is_nan() {
                         worst = worst.max((b[t] - r[t]).abs());
                     }
-                    assert!(close_to(b[t], r[t], 1e-12), "seed {seed} ({s},{l}) t {t}: {} vs {}", b[t], r[t]);
+                    assert!(
+                        close_to(b[t], r[t], 1e-12),
+                        "seed {seed} ({s},{l}) t {t}: {} vs {}",
+                        b[t],
+                        r[t]
+                    );
                     assert!(same(st.update(v[t]), b[t]), "stream seed {seed} t {t}");
                 }
                 let first = b.iter().position(|x| !x.is_nan());

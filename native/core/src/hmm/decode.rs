@@ -27,11 +27,14 @@ impl Source<'_> {
             Source::LogB(logb, k) => {
                 let k = *k;
                 lat.b.copy_from_slice(logb);
-                lat.b.par_chunks_mut(BLOCK * k).zip(lat.shift.par_chunks_mut(BLOCK)).for_each(|(b, sh)| {
-                    for (row, s) in b.chunks_exact_mut(k).zip(sh.iter_mut()) {
-                        *s = scale_row(row);
-                    }
-                });
+                lat.b
+                    .par_chunks_mut(BLOCK * k)
+                    .zip(lat.shift.par_chunks_mut(BLOCK))
+                    .for_each(|(b, sh)| {
+                        for (row, s) in b.chunks_exact_mut(k).zip(sh.iter_mut()) {
+                            *s = scale_row(row);
+                        }
+                    });
             }
         }
     }
@@ -46,7 +49,13 @@ impl Source<'_> {
 
 /// Run the forward (and backward) passes; returns the lattice and the implementation that
 /// produced it.
-fn run(ch: &Chain, src: &Source, seqs: &Seqs, imp: Implementation, backward: bool) -> (Lattice, Implementation) {
+fn run(
+    ch: &Chain,
+    src: &Source,
+    seqs: &Seqs,
+    imp: Implementation,
+    backward: bool,
+) -> (Lattice, Implementation) {
     let mut lat = Lattice::new(seqs.t, ch.k, seqs.seqs.len(), backward);
     if imp == Implementation::Scaled {
         src.fill_scaled(&mut lat);
@@ -81,7 +90,12 @@ fn rows(t: usize, k: usize, f: impl Fn(usize, &mut [f64]) -> bool + Sync) -> Opt
     let ok = out
         .par_chunks_mut(BLOCK * k)
         .enumerate()
-        .map(|(bi, chunk)| chunk.chunks_exact_mut(k).enumerate().all(|(r, row)| f(bi * BLOCK + r, row)))
+        .map(|(bi, chunk)| {
+            chunk
+                .chunks_exact_mut(k)
+                .enumerate()
+                .all(|(r, row)| f(bi * BLOCK + r, row))
+        })
         .collect::<Vec<bool>>()
         .into_iter()
         .all(|v| v);
@@ -101,19 +115,19 @@ fn smoothed(
     }
     let (a, b) = (&lat.alpha, &lat.beta);
     let g = match used {
-        Implementation::Scaled => {
-            rows(seqs.t, k, |t, o| scaled::gamma_row(&a[t * k..(t + 1) * k], &b[t * k..(t + 1) * k], o).is_some())
-        }
-        Implementation::Log => {
-            rows(seqs.t, k, |t, o| log_space::gamma_row(&a[t * k..(t + 1) * k], &b[t * k..(t + 1) * k], o))
-        }
+        Implementation::Scaled => rows(seqs.t, k, |t, o| {
+            scaled::gamma_row(&a[t * k..(t + 1) * k], &b[t * k..(t + 1) * k], o).is_some()
+        }),
+        Implementation::Log => rows(seqs.t, k, |t, o| {
+            log_space::gamma_row(&a[t * k..(t + 1) * k], &b[t * k..(t + 1) * k], o)
+        }),
     };
     match (g, used) {
         (Some(g), _) => Ok((lat, used, g)),
         (None, Implementation::Scaled) => smoothed(ch, src, seqs, Implementation::Log),
-        (None, Implementation::Log) => {
-            Err(DataError::arg("posterior probabilities are undefined (a row has zero probability under every state)"))
-        }
+        (None, Implementation::Log) => Err(DataError::arg(
+            "posterior probabilities are undefined (a row has zero probability under every state)",
+        )),
     }
 }
 
@@ -128,26 +142,46 @@ fn filtered_rows(
     match used {
         Implementation::Scaled => {
             let a = &lat.alpha;
-            let f = rows(seqs.t, k, |t, o| scaled::normalize(&a[t * k..(t + 1) * k], o)).ok_or_else(|| {
-                DataError::arg("filtered probabilities are undefined (a prefix has zero probability)")
+            let f = rows(seqs.t, k, |t, o| {
+                scaled::normalize(&a[t * k..(t + 1) * k], o)
+            })
+            .ok_or_else(|| {
+                DataError::arg(
+                    "filtered probabilities are undefined (a prefix has zero probability)",
+                )
             })?;
             Ok((lat, used, f))
         }
         Implementation::Log => {
             check_ll(&lat)?;
             let a = &lat.alpha;
-            let f = rows(seqs.t, k, |t, o| log_space::normalize_row(&a[t * k..(t + 1) * k], o)).ok_or_else(|| {
-                DataError::arg("filtered probabilities are undefined (a prefix has zero probability)")
+            let f = rows(seqs.t, k, |t, o| {
+                log_space::normalize_row(&a[t * k..(t + 1) * k], o)
+            })
+            .ok_or_else(|| {
+                DataError::arg(
+                    "filtered probabilities are undefined (a prefix has zero probability)",
+                )
             })?;
             Ok((lat, used, f))
         }
     }
 }
 
-fn prepare(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Result<(Seqs, Emission, Chain), DataError> {
+fn prepare(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<(Seqs, Emission, Chain), DataError> {
     model.validate()?;
     let seqs = check_x(x, model.d, lengths)?;
-    let em = Emission::new(model.cov_type, model.k, model.d, &model.means, &model.covars)?;
+    let em = Emission::new(
+        model.cov_type,
+        model.k,
+        model.d,
+        &model.means,
+        &model.covars,
+    )?;
     Ok((seqs, em, Chain::new(&model.startprob, &model.transmat)))
 }
 
@@ -169,7 +203,11 @@ pub fn score_with(
 
 /// Smoothed posteriors P(z_t | x_1..x_L) of every row (T × K), within each sequence
 /// (hmmlearn's `predict_proba`).
-pub fn posteriors(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Result<Vec<f64>, DataError> {
+pub fn posteriors(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<Vec<f64>, DataError> {
     posteriors_with(model, x, lengths, Implementation::Scaled)
 }
 
@@ -185,7 +223,11 @@ pub fn posteriors_with(
 
 /// Filtered posteriors P(z_t | x_1..x_t) (T × K), each row from data up to t of its sequence
 /// only: the normalised forward messages. Causal: a row never changes when later rows do.
-pub fn filtered(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Result<Vec<f64>, DataError> {
+pub fn filtered(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<Vec<f64>, DataError> {
     filtered_with(model, x, lengths, Implementation::Scaled)
 }
 
@@ -244,14 +286,21 @@ fn check_chain_logb(startprob: &[f64], transmat: &[f64], logb: &[f64]) -> Result
         return Err(DataError::arg("startprob is empty"));
     }
     if transmat.len() != k * k {
-        return Err(DataError::arg(format!("transmat has {} values; expected K×K = {}", transmat.len(), k * k)));
+        return Err(DataError::arg(format!(
+            "transmat has {} values; expected K×K = {}",
+            transmat.len(),
+            k * k
+        )));
     }
     check_distribution("startprob", startprob)?;
     for i in 0..k {
         check_distribution(&format!("transmat row {i}"), &transmat[i * k..(i + 1) * k])?;
     }
     if logb.is_empty() || !logb.len().is_multiple_of(k) {
-        return Err(DataError::arg(format!("logB has {} values; expected a positive multiple of K = {k}", logb.len())));
+        return Err(DataError::arg(format!(
+            "logB has {} values; expected a positive multiple of K = {k}",
+            logb.len()
+        )));
     }
     if let Some(i) = logb.iter().position(|v| v.is_nan() || *v == f64::INFINITY) {
         return Err(DataError::arg(format!(
@@ -281,17 +330,33 @@ pub fn forward_backward_log_b(
     let (a, b) = (&lat.alpha, &lat.beta);
     let (forward, backward) = match used {
         Implementation::Scaled => (
-            rows(seqs.t, k, |t, o| scaled::normalize(&a[t * k..(t + 1) * k], o)).unwrap_or_default(),
-            rows(seqs.t, k, |t, o| scaled::normalize(&b[t * k..(t + 1) * k], o)),
+            rows(seqs.t, k, |t, o| {
+                scaled::normalize(&a[t * k..(t + 1) * k], o)
+            })
+            .unwrap_or_default(),
+            rows(seqs.t, k, |t, o| {
+                scaled::normalize(&b[t * k..(t + 1) * k], o)
+            }),
         ),
         Implementation::Log => (
-            rows(seqs.t, k, |t, o| log_space::normalize_row(&a[t * k..(t + 1) * k], o)).unwrap_or_default(),
-            rows(seqs.t, k, |t, o| log_space::normalize_row(&b[t * k..(t + 1) * k], o)),
+            rows(seqs.t, k, |t, o| {
+                log_space::normalize_row(&a[t * k..(t + 1) * k], o)
+            })
+            .unwrap_or_default(),
+            rows(seqs.t, k, |t, o| {
+                log_space::normalize_row(&b[t * k..(t + 1) * k], o)
+            }),
         ),
     };
-    let backward =
-        backward.ok_or_else(|| DataError::arg("backward messages are undefined (a row has zero probability)"))?;
-    Ok(ForwardBackward { log_likelihood: lat.seq_ll.iter().sum(), forward, backward, posteriors: post })
+    let backward = backward.ok_or_else(|| {
+        DataError::arg("backward messages are undefined (a row has zero probability)")
+    })?;
+    Ok(ForwardBackward {
+        log_likelihood: lat.seq_ll.iter().sum(),
+        forward,
+        backward,
+        posteriors: post,
+    })
 }
 
 /// Viterbi on an emission log-likelihood matrix log b (T × K).

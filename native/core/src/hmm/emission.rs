@@ -96,9 +96,16 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn check_matrix(m: &[f64], d: usize, state: Option<usize>) -> Result<(), DataError> {
-    let name = state.map(|s| format!("covars[{s}]")).unwrap_or_else(|| "covars (tied)".into());
+    let name = state
+        .map(|s| format!("covars[{s}]"))
+        .unwrap_or_else(|| "covars (tied)".into());
     if let Some(i) = m.iter().position(|v| !v.is_finite()) {
-        return Err(DataError::arg(format!("{name}[{}][{}] is not finite ({})", i / d, i % d, m[i])));
+        return Err(DataError::arg(format!(
+            "{name}[{}][{}] is not finite ({})",
+            i / d,
+            i % d,
+            m[i]
+        )));
     }
     for i in 0..d {
         for j in 0..i {
@@ -116,13 +123,24 @@ fn check_matrix(m: &[f64], d: usize, state: Option<usize>) -> Result<(), DataErr
 
 /// Validate covariances: finite; full/tied symmetric (numpy allclose) and positive definite;
 /// diag/spherical positive.
-pub(crate) fn check_covars(c: CovType, k: usize, d: usize, covars: &[f64]) -> Result<(), DataError> {
+pub(crate) fn check_covars(
+    c: CovType,
+    k: usize,
+    d: usize,
+    covars: &[f64],
+) -> Result<(), DataError> {
     match c {
-        CovType::Full => (0..k).try_for_each(|s| check_matrix(&covars[s * d * d..(s + 1) * d * d], d, Some(s))),
+        CovType::Full => {
+            (0..k).try_for_each(|s| check_matrix(&covars[s * d * d..(s + 1) * d * d], d, Some(s)))
+        }
         CovType::Tied => check_matrix(covars, d, None),
         CovType::Diag | CovType::Spherical => {
             if let Some(i) = covars.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-                let at = if c == CovType::Diag { format!("[{}][{}]", i / d, i % d) } else { format!("[{i}]") };
+                let at = if c == CovType::Diag {
+                    format!("[{}][{}]", i / d, i % d)
+                } else {
+                    format!("[{i}]")
+                };
                 return Err(DataError::arg(format!(
                     "covars{at} must be a positive finite variance, got {}",
                     covars[i]
@@ -135,7 +153,13 @@ pub(crate) fn check_covars(c: CovType, k: usize, d: usize, covars: &[f64]) -> Re
 
 impl Emission {
     /// Factor the covariances. Fails (naming the state) if one is not positive definite.
-    pub fn new(c: CovType, k: usize, d: usize, means: &[f64], covars: &[f64]) -> Result<Emission, DataError> {
+    pub fn new(
+        c: CovType,
+        k: usize,
+        d: usize,
+        means: &[f64],
+        covars: &[f64],
+    ) -> Result<Emission, DataError> {
         let mut w = Vec::new();
         let mut cst = Vec::with_capacity(k);
         let full = matches!(c, CovType::Full | CovType::Tied);
@@ -145,9 +169,14 @@ impl Emission {
                 let (p, logdet) = match (&tied, c) {
                     (Some(t), CovType::Tied) => t.clone(),
                     _ => {
-                        let m = if c == CovType::Tied { covars } else { &covars[s * d * d..(s + 1) * d * d] };
-                        let l =
-                            cholesky(m, d).ok_or_else(|| not_pd(if c == CovType::Tied { None } else { Some(s) }))?;
+                        let m = if c == CovType::Tied {
+                            covars
+                        } else {
+                            &covars[s * d * d..(s + 1) * d * d]
+                        };
+                        let l = cholesky(m, d).ok_or_else(|| {
+                            not_pd(if c == CovType::Tied { None } else { Some(s) })
+                        })?;
                         let logdet = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
                         let r = (tri_inverse_packed(&l, d), logdet);
                         if c == CovType::Tied {
@@ -163,7 +192,11 @@ impl Emission {
             for s in 0..k {
                 let mut logdet = 0.0;
                 for j in 0..d {
-                    let v = if c == CovType::Diag { covars[s * d + j] } else { covars[s] };
+                    let v = if c == CovType::Diag {
+                        covars[s * d + j]
+                    } else {
+                        covars[s]
+                    };
                     if !(v > 0.0 && v.is_finite()) {
                         return Err(not_pd(Some(s)));
                     }
@@ -173,7 +206,15 @@ impl Emission {
                 cst.push(-0.5 * (d as f64 * LN_2PI + logdet));
             }
         }
-        Ok(Emission { k, d, full, means: means.to_vec(), w, cst, simd: simd_active() })
+        Ok(Emission {
+            k,
+            d,
+            full,
+            means: means.to_vec(),
+            w,
+            cst,
+            simd: simd_active(),
+        })
     }
 
     /// Log-densities of the rows of `xs` (n × D) under every state into `out` (n × K).
@@ -193,15 +234,18 @@ impl Emission {
     /// shift[t] = max_k logb[t][k], so that the largest is exactly 1.
     pub fn fill_scaled(&self, x: &[f64], b: &mut [f64], shift: &mut [f64]) {
         let (k, d) = (self.k, self.d);
-        b.par_chunks_mut(BLOCK * k).zip(shift.par_chunks_mut(BLOCK)).zip(x.par_chunks(BLOCK * d)).for_each_init(
-            || Scratch::new(d),
-            |sc, ((out, sh), xs)| {
-                self.rows(xs, out, sc);
-                for (o, s) in out.chunks_exact_mut(k).zip(sh.iter_mut()) {
-                    *s = scale_row(o);
-                }
-            },
-        );
+        b.par_chunks_mut(BLOCK * k)
+            .zip(shift.par_chunks_mut(BLOCK))
+            .zip(x.par_chunks(BLOCK * d))
+            .for_each_init(
+                || Scratch::new(d),
+                |sc, ((out, sh), xs)| {
+                    self.rows(xs, out, sc);
+                    for (o, s) in out.chunks_exact_mut(k).zip(sh.iter_mut()) {
+                        *s = scale_row(o);
+                    }
+                },
+            );
     }
 }
 
@@ -216,7 +260,12 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub fn new(d: usize) -> Scratch {
-        Scratch { xt: vec![0.0; d * SUB], dt: vec![0.0; d * SUB], y: vec![0.0; SUB], q: vec![0.0; SUB] }
+        Scratch {
+            xt: vec![0.0; d * SUB],
+            dt: vec![0.0; d * SUB],
+            y: vec![0.0; SUB],
+            q: vec![0.0; SUB],
+        }
     }
 }
 
@@ -248,7 +297,12 @@ fn rows_body<const DN: usize>(em: &Emission, xs: &[f64], out: &mut [f64], sc: &m
         let xb = &xs[r0 * d..(r0 + n) * d];
         let ob = &mut out[r0 * k..(r0 + n) * k];
         transpose(xb, n, d, &mut sc.xt);
-        let (xt, dt, y, q) = (&sc.xt[..d * n], &mut sc.dt[..d * n], &mut sc.y[..n], &mut sc.q[..n]);
+        let (xt, dt, y, q) = (
+            &sc.xt[..d * n],
+            &mut sc.dt[..d * n],
+            &mut sc.y[..n],
+            &mut sc.q[..n],
+        );
         for s in 0..k {
             let mu = &em.means[s * d..(s + 1) * d];
             q.iter_mut().for_each(|v| *v = 0.0);
@@ -302,7 +356,9 @@ multiversion!(rows_d, rows_d_avx2, rows_body, (em: &Emission, xs: &[f64], out: &
 /// value is −∞, in which case the row becomes zeros).
 #[inline]
 pub(crate) fn scale_row(o: &mut [f64]) -> f64 {
-    let m = o.iter().fold(f64::NEG_INFINITY, |a, &v| if v > a { v } else { a });
+    let m = o
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &v| if v > a { v } else { a });
     if m == f64::NEG_INFINITY {
         o.iter_mut().for_each(|v| *v = 0.0);
     } else {
@@ -345,12 +401,20 @@ fn floor_matrix(m: &mut [f64], d: usize, min_covar: f64) {
     if m.iter().all(|v| v.is_finite()) && cholesky(&shifted, d).is_some() {
         return;
     }
-    let a = nalgebra::DMatrix::from_fn(d, d, |i, j| if i >= j { m[i * d + j] } else { m[j * d + i] });
+    let a = nalgebra::DMatrix::from_fn(
+        d,
+        d,
+        |i, j| if i >= j { m[i * d + j] } else { m[j * d + i] },
+    );
     if !a.iter().all(|v| v.is_finite()) {
         return; // left for the emission factorisation to report
     }
     let e = nalgebra::SymmetricEigen::new(a);
-    let lam: Vec<f64> = e.eigenvalues.iter().map(|&l| if l >= min_covar { l } else { min_covar }).collect();
+    let lam: Vec<f64> = e
+        .eigenvalues
+        .iter()
+        .map(|&l| if l >= min_covar { l } else { min_covar })
+        .collect();
     for i in 0..d {
         for j in 0..=i {
             let mut s = 0.0;

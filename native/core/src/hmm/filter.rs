@@ -74,21 +74,35 @@ impl Filter {
     pub fn update(&mut self, x: &[f64]) -> Result<&[f64], DataError> {
         let d = self.em.d;
         if x.len() != d {
-            return Err(DataError::arg(format!("the observation has {} values; expected nFeatures = {d}", x.len())));
+            return Err(DataError::arg(format!(
+                "the observation has {} values; expected nFeatures = {d}",
+                x.len()
+            )));
         }
         if let Some(j) = x.iter().position(|v| !v.is_finite()) {
-            return Err(DataError::arg(format!("the observation has a non-finite value at column {j} ({})", x[j])));
+            return Err(DataError::arg(format!(
+                "the observation has a non-finite value at column {j} ({})",
+                x[j]
+            )));
         }
         self.em.rows(x, &mut self.logb, &mut self.scratch);
         self.e.copy_from_slice(&self.logb);
         let shift = scale_row(&mut self.e);
-        let prev = if self.steps == 0 { None } else { Some(&self.alpha[..]) };
-        let inc = match scaled::filter_step(&self.ch, prev, &self.e, &mut self.next, &mut self.odd) {
+        let prev = if self.steps == 0 {
+            None
+        } else {
+            Some(&self.alpha[..])
+        };
+        let inc = match scaled::filter_step(&self.ch, prev, &self.e, &mut self.next, &mut self.odd)
+        {
             Some(m) if shift.is_finite() => shift + m as f64 * std::f64::consts::LN_2,
             _ => self.log_step()?,
         };
         if !scaled::normalize(&self.next, &mut self.probs) {
-            return Err(DataError::arg(format!("observation {} has zero probability under every state", self.steps)));
+            return Err(DataError::arg(format!(
+                "observation {} has zero probability under every state",
+                self.steps
+            )));
         }
         std::mem::swap(&mut self.alpha, &mut self.next);
         self.steps += 1;
@@ -104,14 +118,19 @@ impl Filter {
             let pred = if self.steps == 0 {
                 self.ch.startprob[j]
             } else {
-                (0..k).map(|i| self.alpha[i] * self.ch.transmat[i * k + j]).sum::<f64>()
+                (0..k)
+                    .map(|i| self.alpha[i] * self.ch.transmat[i * k + j])
+                    .sum::<f64>()
             };
             self.next[j] = pred.ln() + self.logb[j];
         }
         let w = &self.next;
         let z = logsumexp_by(k, |j| w[j]);
         if !z.is_finite() {
-            return Err(DataError::arg(format!("observation {} has zero probability under every state", self.steps)));
+            return Err(DataError::arg(format!(
+                "observation {} has zero probability under every state",
+                self.steps
+            )));
         }
         self.next.iter_mut().for_each(|v| *v = exp0(*v - z));
         Ok(z)

@@ -39,19 +39,33 @@ pub struct Params {
 }
 
 impl Params {
-    pub const ALL: Params = Params { start: true, trans: true, means: true, covars: true };
+    pub const ALL: Params = Params {
+        start: true,
+        trans: true,
+        means: true,
+        covars: true,
+    };
 
     /// Parse a string of the letters 's', 't', 'm', 'c' (any order, each at most once; empty:
     /// nothing is learned).
     pub fn parse(s: &str) -> Result<Params, DataError> {
-        let mut p = Params { start: false, trans: false, means: false, covars: false };
+        let mut p = Params {
+            start: false,
+            trans: false,
+            means: false,
+            covars: false,
+        };
         for ch in s.chars() {
             let slot = match ch {
                 's' => &mut p.start,
                 't' => &mut p.trans,
                 'm' => &mut p.means,
                 'c' => &mut p.covars,
-                _ => return Err(DataError::arg(format!("params may contain only the letters s, t, m, c; got '{s}'"))),
+                _ => {
+                    return Err(DataError::arg(format!(
+                        "params may contain only the letters s, t, m, c; got '{s}'"
+                    )))
+                }
             };
             if *slot {
                 return Err(DataError::arg(format!("params has '{ch}' twice: '{s}'")));
@@ -166,19 +180,31 @@ fn check_options(o: &FitOptions, d: usize, t: usize) -> Result<(), DataError> {
         return Err(DataError::arg("nStates must be at least 1"));
     }
     if t < o.k {
-        return Err(DataError::arg(format!("cannot fit {} states to {t} observations (T < K)", o.k)));
+        return Err(DataError::arg(format!(
+            "cannot fit {} states to {t} observations (T < K)",
+            o.k
+        )));
     }
     if o.n_iter == 0 {
         return Err(DataError::arg("nIter must be at least 1"));
     }
     if !(o.tol.is_finite() && o.tol >= 0.0) {
-        return Err(DataError::arg(format!("tol must be a non-negative number, got {}", o.tol)));
+        return Err(DataError::arg(format!(
+            "tol must be a non-negative number, got {}",
+            o.tol
+        )));
     }
     if !(o.min_covar.is_finite() && o.min_covar >= 0.0) {
-        return Err(DataError::arg(format!("minCovar must be a non-negative number, got {}", o.min_covar)));
+        return Err(DataError::arg(format!(
+            "minCovar must be a non-negative number, got {}",
+            o.min_covar
+        )));
     }
     if !(o.covars_prior.is_finite() && o.covars_prior >= 0.0) {
-        return Err(DataError::arg(format!("covarsPrior must be a non-negative number, got {}", o.covars_prior)));
+        return Err(DataError::arg(format!(
+            "covarsPrior must be a non-negative number, got {}",
+            o.covars_prior
+        )));
     }
     if o.n_restarts == 0 {
         return Err(DataError::arg("nRestarts must be at least 1"));
@@ -199,7 +225,8 @@ fn check_options(o: &FitOptions, d: usize, t: usize) -> Result<(), DataError> {
                 super::cov_type_name(o.cov_type)
             )));
         }
-        m.validate().map_err(|e| DataError::arg(format!("init: {e}")))?;
+        m.validate()
+            .map_err(|e| DataError::arg(format!("init: {e}")))?;
     }
     Ok(())
 }
@@ -236,7 +263,9 @@ fn distribute(template: &[f64], c: CovType, k: usize, d: usize) -> Vec<f64> {
     match c {
         CovType::Full => (0..k).flat_map(|_| template.iter().copied()).collect(),
         CovType::Tied => template.to_vec(),
-        CovType::Diag => (0..k).flat_map(|_| (0..d).map(|i| template[i * d + i])).collect(),
+        CovType::Diag => (0..k)
+            .flat_map(|_| (0..d).map(|i| template[i * d + i]))
+            .collect(),
         CovType::Spherical => {
             let m = (0..d).map(|i| template[i * d + i]).sum::<f64>() / d as f64;
             vec![m; k]
@@ -260,7 +289,13 @@ fn transmat_from_labels(labels: &[usize], seqs: &Seqs, k: usize) -> Vec<f64> {
     a
 }
 
-fn initial_model(x: &[f64], d: usize, seqs: &Seqs, o: &FitOptions, seed: u64) -> Result<GaussianHmm, DataError> {
+fn initial_model(
+    x: &[f64],
+    d: usize,
+    seqs: &Seqs,
+    o: &FitOptions,
+    seed: u64,
+) -> Result<GaussianHmm, DataError> {
     let (k, t) = (o.k, seqs.t);
     let startprob = vec![1.0 / k as f64; k];
     match &o.init {
@@ -300,11 +335,17 @@ fn initial_model(x: &[f64], d: usize, seqs: &Seqs, o: &FitOptions, seed: u64) ->
                 },
             )
             .map_err(|e| DataError::arg(format!("Gaussian-mixture initialisation: {e}")))?;
-            if g.means.len() != k * d || g.covars.len() != covars_len(o.cov_type, k, d) || g.weights.len() != k {
-                return Err(DataError::arg("Gaussian-mixture initialisation returned parameters of the wrong shape"));
+            if g.means.len() != k * d
+                || g.covars.len() != covars_len(o.cov_type, k, d)
+                || g.weights.len() != k
+            {
+                return Err(DataError::arg(
+                    "Gaussian-mixture initialisation returned parameters of the wrong shape",
+                ));
             }
-            let labels =
-                g.predict(x, t).map_err(|e| DataError::arg(format!("Gaussian-mixture initialisation: {e}")))?;
+            let labels = g
+                .predict(x, t)
+                .map_err(|e| DataError::arg(format!("Gaussian-mixture initialisation: {e}")))?;
             let mut covars = g.covars;
             floor_covars(o.cov_type, k, d, &mut covars, o.min_covar);
             Ok(GaussianHmm {
@@ -327,7 +368,10 @@ fn mstep(m: &mut GaussianHmm, st: &Stats, o: &FitOptions) {
     if p.start {
         let s: f64 = st.start.iter().sum();
         if s > 0.0 {
-            m.startprob.iter_mut().zip(&st.start).for_each(|(a, b)| *a = b / s);
+            m.startprob
+                .iter_mut()
+                .zip(&st.start)
+                .for_each(|(a, b)| *a = b / s);
         }
     }
     if p.trans {
@@ -335,7 +379,10 @@ fn mstep(m: &mut GaussianHmm, st: &Stats, o: &FitOptions) {
             let row = &st.trans[i * k..(i + 1) * k];
             let s: f64 = row.iter().sum();
             if s > 0.0 {
-                m.transmat[i * k..(i + 1) * k].iter_mut().zip(row).for_each(|(a, b)| *a = b / s);
+                m.transmat[i * k..(i + 1) * k]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(a, b)| *a = b / s);
             }
         }
     }
@@ -398,7 +445,8 @@ fn mstep(m: &mut GaussianHmm, st: &Stats, o: &FitOptions) {
                             m.covars[s * d + a] = (prior + cn(s, a, a, a)) / n;
                         }
                     } else {
-                        m.covars[s] = (0..d).map(|a| (prior + cn(s, a, a, a)) / n).sum::<f64>() / d as f64;
+                        m.covars[s] =
+                            (0..d).map(|a| (prior + cn(s, a, a, a)) / n).sum::<f64>() / d as f64;
                     }
                 }
             }
@@ -424,7 +472,9 @@ pub fn log_prior(m: &GaussianHmm, covars_prior: f64) -> f64 {
         y.iter().map(|v| v * v).sum()
     };
     let s = match m.cov_type {
-        CovType::Full => (0..m.k).map(|s| quad_ones(&m.covars[s * d * d..(s + 1) * d * d])).sum::<f64>(),
+        CovType::Full => (0..m.k)
+            .map(|s| quad_ones(&m.covars[s * d * d..(s + 1) * d * d]))
+            .sum::<f64>(),
         CovType::Tied => quad_ones(&m.covars),
         CovType::Diag => m.covars.iter().map(|v| 1.0 / v).sum(),
         CovType::Spherical => m.covars.iter().map(|v| d as f64 / v).sum(),
@@ -485,21 +535,34 @@ fn run_em(
         let (ll, st) = estep(&ch, &em, x, seqs, &mut ws, o.implementation, &m.means)
             .map_err(|e| DataError::arg(format!("EM iteration {}: {e}", it + 1)))?;
         history.push(ll);
-        if !progress(Progress { restart, iteration: it + 1, loglik: ll }) {
+        if !progress(Progress {
+            restart,
+            iteration: it + 1,
+            loglik: ll,
+        }) {
             return Err(cancelled());
         }
         mstep(&mut m, &st, o);
         if let [.., a, b] = history[..] {
             let delta = b - a;
             if delta < o.tol {
-                reason = if delta < 0.0 { StopReason::Decrease } else { StopReason::Tol };
+                reason = if delta < 0.0 {
+                    StopReason::Decrease
+                } else {
+                    StopReason::Tol
+                };
                 break;
             }
         }
     }
     let final_score = score_ws(&m, x, seqs, &mut ws, o.implementation)
         .map_err(|e| DataError::arg(format!("after the last EM iteration: {e}")))?;
-    Ok(RunOut { model: m, history, reason, final_score })
+    Ok(RunOut {
+        model: m,
+        history,
+        reason,
+        final_score,
+    })
 }
 
 /// Fit a Gaussian HMM to X (T × D row-major; `lengths` splits it into sequences, None for one).

@@ -45,7 +45,11 @@ impl Lattice {
             b: vec![0.0; t * k],
             shift: vec![0.0; t],
             alpha: vec![0.0; t * k],
-            beta: if backward { vec![0.0; t * k] } else { Vec::new() },
+            beta: if backward {
+                vec![0.0; t * k]
+            } else {
+                Vec::new()
+            },
             bscale: if backward { vec![0.0; t] } else { Vec::new() },
             seq_ll: vec![0.0; nseq],
         }

@@ -58,7 +58,13 @@ fn backward_seq<const KN: usize>(ch: &Chain, logb: &[f64], beta: &mut [f64]) {
 }
 
 /// Forward pass of every sequence (parallel across sequences); fills `alpha` and `seq_ll`.
-pub(crate) fn forward(ch: &Chain, seqs: &Seqs, logb: &[f64], alpha: &mut [f64], seq_ll: &mut [f64]) {
+pub(crate) fn forward(
+    ch: &Chain,
+    seqs: &Seqs,
+    logb: &[f64],
+    alpha: &mut [f64],
+    seq_ll: &mut [f64],
+) {
     let k = ch.k;
     let alphas = split_rows(alpha, &seqs.seqs, k);
     let out: Vec<f64> = alphas
@@ -86,14 +92,23 @@ pub(crate) fn forward_lat(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) {
 
 /// Both passes on the lattice at the same time (they are independent).
 pub(crate) fn forward_backward(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) {
-    let Lattice { b, alpha, beta, seq_ll, .. } = lat;
+    let Lattice {
+        b,
+        alpha,
+        beta,
+        seq_ll,
+        ..
+    } = lat;
     let logb: &[f64] = b;
     if seqs.t < BLOCK {
         forward(ch, seqs, logb, alpha, seq_ll);
         backward(ch, seqs, logb, beta);
         return;
     }
-    rayon::join(|| forward(ch, seqs, logb, alpha, seq_ll), || backward(ch, seqs, logb, beta));
+    rayon::join(
+        || forward(ch, seqs, logb, alpha, seq_ll),
+        || backward(ch, seqs, logb, beta),
+    );
 }
 
 /// exp(v − logsumexp(v)) of a row of log-probabilities (hmmlearn's `log_normalize` + exp);

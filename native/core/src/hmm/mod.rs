@@ -59,11 +59,13 @@ mod tests;
 pub use crate::cluster::CovType;
 use crate::error::DataError;
 pub use decode::{
-    filtered, filtered_with, forward_backward_log_b, information_criteria, posteriors, posteriors_with, score,
-    score_with, viterbi_log_b, ForwardBackward, InformationCriteria,
+    filtered, filtered_with, forward_backward_log_b, information_criteria, posteriors,
+    posteriors_with, score, score_with, viterbi_log_b, ForwardBackward, InformationCriteria,
 };
 pub use filter::Filter;
-pub use fit::{fit, log_prior, FitOptions, FitResult, Init, Params, Progress, RestartReport, StopReason};
+pub use fit::{
+    fit, log_prior, FitOptions, FitResult, Init, Params, Progress, RestartReport, StopReason,
+};
 pub use sample::sample;
 pub use simd::{set_simd, simd_active};
 pub use viterbi::{viterbi, Viterbi};
@@ -165,7 +167,9 @@ impl GaussianHmm {
         }
         let want = |name: &str, got: usize, n: usize, what: &str| -> Result<(), DataError> {
             if got != n {
-                return Err(DataError::arg(format!("{name} has {got} values; expected {n} ({what})")));
+                return Err(DataError::arg(format!(
+                    "{name} has {got} values; expected {n} ({what})"
+                )));
             }
             Ok(())
         };
@@ -178,13 +182,26 @@ impl GaussianHmm {
             CovType::Tied => "D×D",
             CovType::Spherical => "K",
         };
-        want("covars", self.covars.len(), covars_len(self.cov_type, k, d), shape)?;
+        want(
+            "covars",
+            self.covars.len(),
+            covars_len(self.cov_type, k, d),
+            shape,
+        )?;
         check_distribution("startprob", &self.startprob)?;
         for i in 0..k {
-            check_distribution(&format!("transmat row {i}"), &self.transmat[i * k..(i + 1) * k])?;
+            check_distribution(
+                &format!("transmat row {i}"),
+                &self.transmat[i * k..(i + 1) * k],
+            )?;
         }
         if let Some(i) = self.means.iter().position(|v| !v.is_finite()) {
-            return Err(DataError::arg(format!("means[{}][{}] is not finite ({})", i / d, i % d, self.means[i])));
+            return Err(DataError::arg(format!(
+                "means[{}][{}] is not finite ({})",
+                i / d,
+                i % d,
+                self.means[i]
+            )));
         }
         emission::check_covars(self.cov_type, k, d, &self.covars)
     }
@@ -205,30 +222,47 @@ impl GaussianHmm {
 
 fn check_distribution(name: &str, p: &[f64]) -> Result<(), DataError> {
     if let Some(i) = p.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(DataError::arg(format!("{name}[{i}] must be a finite probability, got {}", p[i])));
+        return Err(DataError::arg(format!(
+            "{name}[{i}] must be a finite probability, got {}",
+            p[i]
+        )));
     }
     let s: f64 = p.iter().sum();
     if (s - 1.0).abs() > SUM_TOL {
-        return Err(DataError::arg(format!("{name} must sum to 1 (within {SUM_TOL}), sums to {s}")));
+        return Err(DataError::arg(format!(
+            "{name} must sum to 1 (within {SUM_TOL}), sums to {s}"
+        )));
     }
     Ok(())
 }
 
 /// Check X (T·D finite values) and turn `lengths` into sequence bounds. `None` means one
 /// sequence. Errors name the row and column of a non-finite value.
-pub(crate) fn check_x(x: &[f64], d: usize, lengths: Option<&[usize]>) -> Result<seqs::Seqs, DataError> {
+pub(crate) fn check_x(
+    x: &[f64],
+    d: usize,
+    lengths: Option<&[usize]>,
+) -> Result<seqs::Seqs, DataError> {
     if d == 0 {
         return Err(DataError::arg("nFeatures must be at least 1"));
     }
     if !x.len().is_multiple_of(d) {
-        return Err(DataError::arg(format!("X has {} values, not a multiple of nFeatures = {d}", x.len())));
+        return Err(DataError::arg(format!(
+            "X has {} values, not a multiple of nFeatures = {d}",
+            x.len()
+        )));
     }
     let t = x.len() / d;
     if t == 0 {
         return Err(DataError::arg("X has no observations"));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(DataError::arg(format!("X has a non-finite value at row {}, column {} ({})", i / d, i % d, x[i])));
+        return Err(DataError::arg(format!(
+            "X has a non-finite value at row {}, column {} ({})",
+            i / d,
+            i % d,
+            x[i]
+        )));
     }
     seqs::Seqs::new(t, lengths)
 }

@@ -28,16 +28,25 @@ fn categorical(p: &[f64], u: f64) -> usize {
 }
 
 /// n observations (n × D, row-major) and their states.
-pub fn sample(model: &GaussianHmm, n: usize, seed: u64) -> Result<(Vec<f64>, Vec<usize>), DataError> {
+pub fn sample(
+    model: &GaussianHmm,
+    n: usize,
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<usize>), DataError> {
     model.validate()?;
     let (k, d) = (model.k, model.d);
     // Per state: a lower-triangular factor (full/tied) or standard deviations (diag/spherical).
     let mut fac: Vec<Vec<f64>> = Vec::with_capacity(k);
     for s in 0..k {
         fac.push(match model.cov_type {
-            CovType::Full => cholesky(&model.covars[s * d * d..(s + 1) * d * d], d).expect("validated"),
+            CovType::Full => {
+                cholesky(&model.covars[s * d * d..(s + 1) * d * d], d).expect("validated")
+            }
             CovType::Tied => cholesky(&model.covars, d).expect("validated"),
-            CovType::Diag => model.covars[s * d..(s + 1) * d].iter().map(|v| v.sqrt()).collect(),
+            CovType::Diag => model.covars[s * d..(s + 1) * d]
+                .iter()
+                .map(|v| v.sqrt())
+                .collect(),
             CovType::Spherical => vec![model.covars[s].sqrt(); d],
         });
     }
@@ -49,7 +58,11 @@ pub fn sample(model: &GaussianHmm, n: usize, seed: u64) -> Result<(Vec<f64>, Vec
     let mut s = 0;
     for t in 0..n {
         let u: f64 = rng.random();
-        s = if t == 0 { categorical(&model.startprob, u) } else { categorical(&model.transmat[s * k..(s + 1) * k], u) };
+        s = if t == 0 {
+            categorical(&model.startprob, u)
+        } else {
+            categorical(&model.transmat[s * k..(s + 1) * k], u)
+        };
         z[t] = s;
         for e in eps.iter_mut() {
             *e = rng.sample(StandardNormal);
@@ -58,7 +71,12 @@ pub fn sample(model: &GaussianHmm, n: usize, seed: u64) -> Result<(Vec<f64>, Vec
         let row = &mut x[t * d..(t + 1) * d];
         let f = &fac[s];
         for i in 0..d {
-            row[i] = mu[i] + if tri { (0..=i).map(|j| f[i * d + j] * eps[j]).sum::<f64>() } else { f[i] * eps[i] };
+            row[i] = mu[i]
+                + if tri {
+                    (0..=i).map(|j| f[i * d + j] * eps[j]).sum::<f64>()
+                } else {
+                    f[i] * eps[i]
+                };
         }
     }
     Ok((x, z))

@@ -81,7 +81,13 @@ fn step_k<const KN: usize>(
     odd: &mut [f64],
 ) -> f64 {
     let k = if KN == 0 { k } else { KN };
-    let (prev, a, e, out, odd) = (&prev[..k], &transmat[..k * k], &e[..k], &mut out[..k], &mut odd[..k]);
+    let (prev, a, e, out, odd) = (
+        &prev[..k],
+        &transmat[..k * k],
+        &e[..k],
+        &mut out[..k],
+        &mut odd[..k],
+    );
     for j in 0..k {
         out[j] = 0.0;
         odd[j] = 0.0;
@@ -149,7 +155,13 @@ fn forward_seq<const KN: usize>(ch: &Chain, e: &[f64], alpha: &mut [f64]) -> Opt
     let mut m = forward_step::<KN>(ch, None, &e[..k], &mut alpha[..k], &mut odd)?;
     for t in 1..l {
         let (done, rest) = alpha.split_at_mut(t * k);
-        m += forward_step::<KN>(ch, Some(&done[(t - 1) * k..]), &e[t * k..(t + 1) * k], &mut rest[..k], &mut odd)?;
+        m += forward_step::<KN>(
+            ch,
+            Some(&done[(t - 1) * k..]),
+            &e[t * k..(t + 1) * k],
+            &mut rest[..k],
+            &mut odd,
+        )?;
     }
     Some((alpha[(l - 1) * k..].iter().sum(), m))
 }
@@ -213,7 +225,11 @@ pub(crate) fn forward(
         .zip(&seqs.seqs)
         .map(|(a, &(s, l))| dispatch!(k, forward_seq(ch, &e[s * k..(s + l) * k], a)))
         .collect();
-    let parts: Vec<f64> = seqs.blocks.par_iter().map(|b| shift[b.start..b.end].iter().sum::<f64>()).collect();
+    let parts: Vec<f64> = seqs
+        .blocks
+        .par_iter()
+        .map(|b| shift[b.start..b.end].iter().sum::<f64>())
+        .collect();
     seq_ll.iter_mut().for_each(|v| *v = 0.0);
     for (b, p) in seqs.blocks.iter().zip(parts) {
         seq_ll[b.seq] += p;
@@ -228,7 +244,13 @@ pub(crate) fn forward(
 }
 
 /// Backward pass of every sequence (parallel across sequences); fills `beta` and `bscale`.
-pub(crate) fn backward(ch: &Chain, seqs: &Seqs, e: &[f64], beta: &mut [f64], bscale: &mut [f64]) -> bool {
+pub(crate) fn backward(
+    ch: &Chain,
+    seqs: &Seqs,
+    e: &[f64],
+    beta: &mut [f64],
+    bscale: &mut [f64],
+) -> bool {
     let k = ch.k;
     let betas = split_rows(beta, &seqs.seqs, k);
     let fs = split_rows(bscale, &seqs.seqs, 1);
@@ -244,19 +266,35 @@ pub(crate) fn backward(ch: &Chain, seqs: &Seqs, e: &[f64], beta: &mut [f64], bsc
 
 /// The forward pass on the lattice.
 pub(crate) fn forward_lat(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) -> bool {
-    let Lattice { b, shift, alpha, seq_ll, .. } = lat;
+    let Lattice {
+        b,
+        shift,
+        alpha,
+        seq_ll,
+        ..
+    } = lat;
     forward(ch, seqs, b, shift, alpha, seq_ll)
 }
 
 /// Both passes on the lattice, the forward and the backward at the same time.
 pub(crate) fn forward_backward(ch: &Chain, seqs: &Seqs, lat: &mut Lattice) -> bool {
-    let Lattice { b, shift, alpha, beta, bscale, seq_ll } = lat;
+    let Lattice {
+        b,
+        shift,
+        alpha,
+        beta,
+        bscale,
+        seq_ll,
+    } = lat;
     let (e, shift): (&[f64], &[f64]) = (b, shift);
     if seqs.t < BLOCK {
         // Waking a second thread costs more than the whole pass here.
         return forward(ch, seqs, e, shift, alpha, seq_ll) && backward(ch, seqs, e, beta, bscale);
     }
-    let (f, g) = rayon::join(|| forward(ch, seqs, e, shift, alpha, seq_ll), || backward(ch, seqs, e, beta, bscale));
+    let (f, g) = rayon::join(
+        || forward(ch, seqs, e, shift, alpha, seq_ll),
+        || backward(ch, seqs, e, beta, bscale),
+    );
     f && g
 }
 

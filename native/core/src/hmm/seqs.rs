@@ -37,13 +37,17 @@ impl Seqs {
                 let mut s = 0usize;
                 for (i, &l) in ls.iter().enumerate() {
                     if l == 0 {
-                        return Err(DataError::arg(format!("lengths[{i}] is 0; every sequence needs an observation")));
+                        return Err(DataError::arg(format!(
+                            "lengths[{i}] is 0; every sequence needs an observation"
+                        )));
                     }
                     seqs.push((s, l));
                     s = s.saturating_add(l);
                 }
                 if s != t {
-                    return Err(DataError::arg(format!("lengths sum to {s} but X has {t} rows")));
+                    return Err(DataError::arg(format!(
+                        "lengths sum to {s} but X has {t} rows"
+                    )));
                 }
             }
         }
@@ -52,7 +56,13 @@ impl Seqs {
             let mut b = s;
             while b < s + l {
                 let e = (b + BLOCK).min(s + l);
-                blocks.push(Block { start: b, end: e, seq: i, seq_start: s, seq_end: s + l });
+                blocks.push(Block {
+                    start: b,
+                    end: e,
+                    seq: i,
+                    seq_start: s,
+                    seq_end: s + l,
+                });
                 b = e;
             }
         }
@@ -61,7 +71,11 @@ impl Seqs {
 }
 
 /// Split `buf` (rows of `width` values) into one mutable slice per sequence.
-pub(crate) fn split_rows<'a, T>(buf: &'a mut [T], seqs: &[(usize, usize)], width: usize) -> Vec<&'a mut [T]> {
+pub(crate) fn split_rows<'a, T>(
+    buf: &'a mut [T],
+    seqs: &[(usize, usize)],
+    width: usize,
+) -> Vec<&'a mut [T]> {
     let mut out = Vec::with_capacity(seqs.len());
     let mut rest = buf;
     for &(_, l) in seqs {

@@ -46,7 +46,13 @@ impl Stats {
     }
 
     fn clear(&mut self) {
-        for v in [&mut self.post, &mut self.start, &mut self.trans, &mut self.s, &mut self.ss] {
+        for v in [
+            &mut self.post,
+            &mut self.start,
+            &mut self.trans,
+            &mut self.s,
+            &mut self.ss,
+        ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
     }
@@ -152,13 +158,24 @@ fn dot4(u: &[f64], v: &[f64]) -> f64 {
 /// post, s and S (see the module comment). Works on the transposed rows so that every inner
 /// loop runs over the n rows.
 #[inline(always)]
-fn accumulate_body<const DN: usize>(st: &mut Stats, g: &[f64], xs: &[f64], m: &[f64], sc: &mut AccScratch) {
+fn accumulate_body<const DN: usize>(
+    st: &mut Stats,
+    g: &[f64],
+    xs: &[f64],
+    m: &[f64],
+    sc: &mut AccScratch,
+) {
     let d = if DN == 0 { st.d } else { DN };
     let k = st.k;
     let n = xs.len() / d;
     let wdt = if st.full { d * (d + 1) / 2 } else { d };
     super::emission::transpose(xs, n, d, &mut sc.xt);
-    let (xt, dt, w, gc) = (&sc.xt[..d * n], &mut sc.dt[..d * n], &mut sc.w[..d * n], &mut sc.gc[..n]);
+    let (xt, dt, w, gc) = (
+        &sc.xt[..d * n],
+        &mut sc.dt[..d * n],
+        &mut sc.w[..d * n],
+        &mut sc.gc[..n],
+    );
     for s in 0..k {
         for b in 0..n {
             gc[b] = g[b * k + s];
@@ -166,7 +183,11 @@ fn accumulate_body<const DN: usize>(st: &mut Stats, g: &[f64], xs: &[f64], m: &[
         st.post[s] += sum4(gc);
         let mu = &m[s * d..(s + 1) * d];
         for j in 0..d {
-            let (src, dj, wj) = (&xt[j * n..(j + 1) * n], &mut dt[j * n..(j + 1) * n], &mut w[j * n..(j + 1) * n]);
+            let (src, dj, wj) = (
+                &xt[j * n..(j + 1) * n],
+                &mut dt[j * n..(j + 1) * n],
+                &mut w[j * n..(j + 1) * n],
+            );
             let mj = mu[j];
             for b in 0..n {
                 dj[b] = src[b] - mj;
@@ -224,7 +245,10 @@ fn gamma_xi_scaled<const KN: usize>(
         if t + 1 < blk.seq_end {
             // ξ_t = α̃_t(i) A_ij e_{t+1}(j) β̃_{t+1}(j) f_t / g_t
             let r = lat.bscale[t] / g_t;
-            let (e, b) = (&lat.b[(t + 1) * k..(t + 2) * k], &lat.beta[(t + 1) * k..(t + 2) * k]);
+            let (e, b) = (
+                &lat.b[(t + 1) * k..(t + 2) * k],
+                &lat.beta[(t + 1) * k..(t + 2) * k],
+            );
             for j in 0..k {
                 tmp[j] = e[j] * b[j] * r;
             }
@@ -269,7 +293,10 @@ fn gamma_xi_log<const KN: usize>(
             }
         }
         if t + 1 < blk.seq_end {
-            let (lb, nb) = (&lat.b[(t + 1) * k..(t + 2) * k], &lat.beta[(t + 1) * k..(t + 2) * k]);
+            let (lb, nb) = (
+                &lat.b[(t + 1) * k..(t + 2) * k],
+                &lat.beta[(t + 1) * k..(t + 2) * k],
+            );
             for (wj, (b, n)) in w.iter_mut().zip(lb.iter().zip(nb)) {
                 *wj = b + n - ll;
             }
@@ -306,16 +333,53 @@ fn block_stats(
         let g = &mut sc.gamma[..(t1 - t0) * k];
         let ok = match imp {
             Implementation::Scaled => {
-                dispatch!(k, gamma_xi_scaled(k, lat, blk, t0, t1, g, &mut st.start, &mut sc.xi, &mut sc.tmp))
+                dispatch!(
+                    k,
+                    gamma_xi_scaled(
+                        k,
+                        lat,
+                        blk,
+                        t0,
+                        t1,
+                        g,
+                        &mut st.start,
+                        &mut sc.xi,
+                        &mut sc.tmp
+                    )
+                )
             }
             Implementation::Log => {
-                dispatch!(k, gamma_xi_log(k, ch, lat, blk, t0, t1, g, &mut st.start, &mut st.trans, &mut sc.tmp))
+                dispatch!(
+                    k,
+                    gamma_xi_log(
+                        k,
+                        ch,
+                        lat,
+                        blk,
+                        t0,
+                        t1,
+                        g,
+                        &mut st.start,
+                        &mut st.trans,
+                        &mut sc.tmp
+                    )
+                )
             }
         };
         if !ok {
             return false;
         }
-        dispatch!(d, accumulate(simd, st, &sc.gamma[..(t1 - t0) * k], &x[t0 * d..t1 * d], m, &mut sc.acc));
+        dispatch!(
+            d,
+            accumulate(
+                simd,
+                st,
+                &sc.gamma[..(t1 - t0) * k],
+                &x[t0 * d..t1 * d],
+                m,
+                &mut sc.acc
+            )
+        );
         t0 = t1;
     }
     if imp == Implementation::Scaled {
@@ -352,7 +416,10 @@ fn all_stats(
         .partials
         .par_iter_mut()
         .zip(&seqs.blocks)
-        .map_init(|| Scratch::new(k, d), |sc, (st, blk)| block_stats(ch, lat, x, m, blk, st, sc, imp, simd))
+        .map_init(
+            || Scratch::new(k, d),
+            |sc, (st, blk)| block_stats(ch, lat, x, m, blk, st, sc, imp, simd),
+        )
         .collect::<Vec<bool>>()
         .into_iter()
         .all(|v| v);

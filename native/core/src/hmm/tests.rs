@@ -9,7 +9,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-const TYPES: [CovType; 4] = [CovType::Full, CovType::Diag, CovType::Tied, CovType::Spherical];
+const TYPES: [CovType; 4] = [
+    CovType::Full,
+    CovType::Diag,
+    CovType::Tied,
+    CovType::Spherical,
+];
 
 fn dist(rng: &mut ChaCha8Rng, k: usize, boost: usize) -> Vec<f64> {
     let mut p: Vec<f64> = (0..k).map(|_| 0.05 + rng.random::<f64>()).collect();
@@ -21,7 +26,9 @@ fn dist(rng: &mut ChaCha8Rng, k: usize, boost: usize) -> Vec<f64> {
 }
 
 fn spd(rng: &mut ChaCha8Rng, d: usize, scale: f64) -> Vec<f64> {
-    let a: Vec<f64> = (0..d * d).map(|_| rng.sample::<f64, _>(StandardNormal) * 0.5).collect();
+    let a: Vec<f64> = (0..d * d)
+        .map(|_| rng.sample::<f64, _>(StandardNormal) * 0.5)
+        .collect();
     let mut c = vec![0.0; d * d];
     for i in 0..d {
         for j in 0..d {
@@ -40,21 +47,34 @@ fn random_model(k: usize, d: usize, c: CovType, sep: f64, seed: u64) -> Gaussian
     for i in 0..k {
         transmat.extend(dist(&mut rng, k, i));
     }
-    let means: Vec<f64> = (0..k * d).map(|_| sep * rng.sample::<f64, _>(StandardNormal)).collect();
+    let means: Vec<f64> = (0..k * d)
+        .map(|_| sep * rng.sample::<f64, _>(StandardNormal))
+        .collect();
     let covars = match c {
         CovType::Full => (0..k).flat_map(|_| spd(&mut rng, d, 1.0)).collect(),
         CovType::Tied => spd(&mut rng, d, 1.0),
         CovType::Diag => (0..k * d).map(|_| 0.3 + rng.random::<f64>()).collect(),
         CovType::Spherical => (0..k).map(|_| 0.3 + rng.random::<f64>()).collect(),
     };
-    let m = GaussianHmm { k, d, cov_type: c, startprob, transmat, means, covars };
+    let m = GaussianHmm {
+        k,
+        d,
+        cov_type: c,
+        startprob,
+        transmat,
+        means,
+        covars,
+    };
     m.validate().unwrap();
     m
 }
 
 fn max_abs(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 fn bits(a: &[f64]) -> Vec<u64> {
@@ -66,8 +86,18 @@ fn full_cov(m: &GaussianHmm, s: usize) -> Vec<f64> {
     match m.cov_type {
         CovType::Full => m.covars[s * d * d..(s + 1) * d * d].to_vec(),
         CovType::Tied => m.covars.clone(),
-        CovType::Diag => (0..d * d).map(|i| if i / d == i % d { m.covars[s * d + i / d] } else { 0.0 }).collect(),
-        CovType::Spherical => (0..d * d).map(|i| if i / d == i % d { m.covars[s] } else { 0.0 }).collect(),
+        CovType::Diag => (0..d * d)
+            .map(|i| {
+                if i / d == i % d {
+                    m.covars[s * d + i / d]
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+        CovType::Spherical => (0..d * d)
+            .map(|i| if i / d == i % d { m.covars[s] } else { 0.0 })
+            .collect(),
     }
 }
 
@@ -123,11 +153,16 @@ fn emission_matches_dense_reference() {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let (mut out, mut sc) = (vec![0.0; 3], super::emission::Scratch::new(d));
             for _ in 0..20 {
-                let x: Vec<f64> = (0..d).map(|_| 3.0 * rng.sample::<f64, _>(StandardNormal)).collect();
+                let x: Vec<f64> = (0..d)
+                    .map(|_| 3.0 * rng.sample::<f64, _>(StandardNormal))
+                    .collect();
                 em.rows(&x, &mut out, &mut sc);
                 for (s, &o) in out.iter().enumerate() {
                     let r = naive_logpdf(&m, s, &x);
-                    assert!((o - r).abs() <= 1e-11 * r.abs().max(1.0), "seed {seed} {c:?} d={d}: {o} vs {r}");
+                    assert!(
+                        (o - r).abs() <= 1e-11 * r.abs().max(1.0),
+                        "seed {seed} {c:?} d={d}: {o} vs {r}"
+                    );
                 }
             }
         }
@@ -144,18 +179,27 @@ fn forward_backward_and_viterbi_match_path_enumeration() {
             let (ll, post, path, lp) = enumerate(&m, &x);
             for imp in [Implementation::Scaled, Implementation::Log] {
                 let s = score_with(&m, &x, None, imp).unwrap();
-                assert!((s - ll).abs() < 1e-11 * ll.abs().max(1.0), "seed {seed} {imp:?}: {s} vs {ll}");
+                assert!(
+                    (s - ll).abs() < 1e-11 * ll.abs().max(1.0),
+                    "seed {seed} {imp:?}: {s} vs {ll}"
+                );
                 let p = posteriors_with(&m, &x, None, imp).unwrap();
                 assert!(max_abs(&p, &post) < 1e-12, "seed {seed} {imp:?}");
             }
             let v = viterbi(&m, &x, None).unwrap();
             assert_eq!(v.path, path, "seed {seed}");
-            assert!((v.logprob - lp).abs() < 1e-11 * lp.abs().max(1.0), "seed {seed}");
+            assert!(
+                (v.logprob - lp).abs() < 1e-11 * lp.abs().max(1.0),
+                "seed {seed}"
+            );
             // Filtered row t = smoothed posterior of the prefix x_0..x_t at its last step.
             let f = filtered(&m, &x, None).unwrap();
             for t in 0..l {
                 let (_, pp, _, _) = enumerate(&m, &x[..(t + 1) * 2]);
-                assert!(max_abs(&f[t * k..(t + 1) * k], &pp[t * k..(t + 1) * k]) < 1e-12, "seed {seed} t {t}");
+                assert!(
+                    max_abs(&f[t * k..(t + 1) * k], &pp[t * k..(t + 1) * k]) < 1e-12,
+                    "seed {seed} t {t}"
+                );
             }
         }
     }
@@ -175,17 +219,28 @@ fn scaled_equals_log_space() {
                 score_with(&m, &x, l, Implementation::Scaled).unwrap(),
                 score_with(&m, &x, l, Implementation::Log).unwrap(),
             );
-            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "seed {seed}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                "seed {seed}: {a} vs {b}"
+            );
             let (p, q) = (
                 posteriors_with(&m, &x, l, Implementation::Scaled).unwrap(),
                 posteriors_with(&m, &x, l, Implementation::Log).unwrap(),
             );
-            assert!(max_abs(&p, &q) < 1e-9, "seed {seed}: posteriors {}", max_abs(&p, &q));
+            assert!(
+                max_abs(&p, &q) < 1e-9,
+                "seed {seed}: posteriors {}",
+                max_abs(&p, &q)
+            );
             let (p, q) = (
                 filtered_with(&m, &x, l, Implementation::Scaled).unwrap(),
                 filtered_with(&m, &x, l, Implementation::Log).unwrap(),
             );
-            assert!(max_abs(&p, &q) < 1e-9, "seed {seed}: filtered {}", max_abs(&p, &q));
+            assert!(
+                max_abs(&p, &q) < 1e-9,
+                "seed {seed}: filtered {}",
+                max_abs(&p, &q)
+            );
             // EM: same history and parameters from the same start.
             let mut o = FitOptions::new(k);
             o.cov_type = c;
@@ -200,17 +255,35 @@ fn scaled_equals_log_space() {
                 assert_eq!(fs.n_iter, fl.n_iter, "seed {seed}");
             }
             for (a, b) in fs.loglik_history.iter().zip(&fl.loglik_history) {
-                assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "seed {seed}: history {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                    "seed {seed}: history {a} vs {b}"
+                );
             }
-            assert!(max_abs(&fs.model.means, &fl.model.means) < 1e-9, "seed {seed}");
-            assert!(max_abs(&fs.model.covars, &fl.model.covars) < 1e-9, "seed {seed}");
-            assert!(max_abs(&fs.model.transmat, &fl.model.transmat) < 1e-9, "seed {seed}");
+            assert!(
+                max_abs(&fs.model.means, &fl.model.means) < 1e-9,
+                "seed {seed}"
+            );
+            assert!(
+                max_abs(&fs.model.covars, &fl.model.covars) < 1e-9,
+                "seed {seed}"
+            );
+            assert!(
+                max_abs(&fs.model.transmat, &fl.model.transmat) < 1e-9,
+                "seed {seed}"
+            );
         }
     }
 }
 
 /// θ_{i+1} from θ_i by one EM iteration; returns (log p(X | θ_i), θ_{i+1}).
-fn em_step(m: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>, prior: f64, min_covar: f64) -> (f64, GaussianHmm) {
+fn em_step(
+    m: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+    prior: f64,
+    min_covar: f64,
+) -> (f64, GaussianHmm) {
     let mut o = FitOptions::new(m.k);
     o.cov_type = m.cov_type;
     o.n_iter = 1;
@@ -237,7 +310,10 @@ fn em_is_monotone_in_the_penalised_objective() {
                 let before = log_prior(&m, 1e-2);
                 let (ll, next) = em_step(&m, &x, l, 1e-2, min_covar);
                 let obj = ll + before;
-                assert!(obj >= last - 1e-9 * obj.abs(), "seed {seed} {c:?} floor {min_covar} iter {i}: {obj} < {last}");
+                assert!(
+                    obj >= last - 1e-9 * obj.abs(),
+                    "seed {seed} {c:?} floor {min_covar} iter {i}: {obj} < {last}"
+                );
                 last = obj;
                 m = next;
             }
@@ -251,7 +327,12 @@ fn em_is_monotone_in_the_penalised_objective() {
         o.init = Init::Model(random_model(3, 3, c, 1.5, seed + 60));
         let r = fit(&x, 3, l, &o, &|_| true).unwrap();
         for w in r.loglik_history.windows(2) {
-            assert!(w[1] >= w[0] - 1e-9 * w[0].abs(), "seed {seed} {c:?}: {} < {}", w[1], w[0]);
+            assert!(
+                w[1] >= w[0] - 1e-9 * w[0].abs(),
+                "seed {seed} {c:?}: {} < {}",
+                w[1],
+                w[0]
+            );
         }
     }
 }
@@ -272,8 +353,13 @@ fn match_states(truth: &[f64], fitted: &[f64], k: usize, d: usize) -> Vec<usize>
         }
     }
     permute(&mut perm, 0, &mut |p| {
-        let cost: f64 =
-            (0..k).map(|s| (0..d).map(|a| (truth[s * d + a] - fitted[p[s] * d + a]).powi(2)).sum::<f64>()).sum();
+        let cost: f64 = (0..k)
+            .map(|s| {
+                (0..d)
+                    .map(|a| (truth[s * d + a] - fitted[p[s] * d + a]).powi(2))
+                    .sum::<f64>()
+            })
+            .sum();
         if cost < best.0 {
             best = (cost, p.to_vec());
         }
@@ -287,11 +373,17 @@ fn check_recovery(truth: &GaussianHmm, fitted: &GaussianHmm, seed: u64, what: &s
     for s in 0..k {
         for a in 0..d {
             let (t, f) = (truth.means[s * d + a], fitted.means[p[s] * d + a]);
-            assert!((t - f).abs() < 0.05, "seed {seed} {what}: mean[{s}][{a}] {f} vs {t}");
+            assert!(
+                (t - f).abs() < 0.05,
+                "seed {seed} {what}: mean[{s}][{a}] {f} vs {t}"
+            );
         }
         for j in 0..k {
             let (t, f) = (truth.transmat[s * k + j], fitted.transmat[p[s] * k + p[j]]);
-            assert!((t - f).abs() < 0.03, "seed {seed} {what}: transmat[{s}][{j}] {f} vs {t}");
+            assert!(
+                (t - f).abs() < 0.03,
+                "seed {seed} {what}: transmat[{s}][{j}] {f} vs {t}"
+            );
         }
     }
 }
@@ -321,7 +413,10 @@ fn recovers_parameters_from_a_perturbed_start() {
         let truth = recovery_truth(c);
         let (x, _) = sample(&truth, 20_000, seed).unwrap();
         let mut init = truth.clone();
-        init.means.iter_mut().enumerate().for_each(|(i, v)| *v += if i % 2 == 0 { 0.6 } else { -0.5 });
+        init.means
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v += if i % 2 == 0 { 0.6 } else { -0.5 });
         init.transmat = vec![1.0 / 3.0; 9];
         let mut o = FitOptions::new(3);
         o.cov_type = c;
@@ -329,7 +424,12 @@ fn recovers_parameters_from_a_perturbed_start() {
         o.init = Init::Model(init);
         let r = fit(&x, 2, None, &o, &|_| true).unwrap();
         assert!(r.converged, "seed {seed}");
-        check_recovery(&truth, &r.model, seed, &format!("{c:?} from a perturbed start"));
+        check_recovery(
+            &truth,
+            &r.model,
+            seed,
+            &format!("{c:?} from a perturbed start"),
+        );
     }
 }
 
@@ -346,7 +446,8 @@ fn recovers_parameters_with_seeded_initialisation() {
             o.init = init.clone();
             o.n_restarts = 3;
             o.seed = seed;
-            let r = fit(&x, 2, None, &o, &|_| true).unwrap_or_else(|e| panic!("seed {seed} {init:?}: {e}"));
+            let r = fit(&x, 2, None, &o, &|_| true)
+                .unwrap_or_else(|e| panic!("seed {seed} {init:?}: {e}"));
             assert_eq!(r.restarts.len(), 3);
             assert_eq!(r.restarts[1].seed, seed + 1);
             assert_eq!(r.final_score, r.restarts[r.best_restart].loglik);
@@ -357,7 +458,11 @@ fn recovers_parameters_with_seeded_initialisation() {
             one.n_restarts = 1;
             one.seed = r.restarts[2].seed;
             let single = fit(&x, 2, None, &one, &|_| true).unwrap();
-            assert_eq!(single.restarts[0].loglik.to_bits(), r.restarts[2].loglik.to_bits(), "seed {seed}");
+            assert_eq!(
+                single.restarts[0].loglik.to_bits(),
+                r.restarts[2].loglik.to_bits(),
+                "seed {seed}"
+            );
         }
     }
 }
@@ -374,10 +479,15 @@ fn no_underflow_at_a_million_steps() {
     let p = posteriors(&m, &x, None).unwrap();
     for row in p.chunks_exact(4) {
         let sum: f64 = row.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-12 && row.iter().all(|v| v.is_finite()), "seed {seed}: {row:?}");
+        assert!(
+            (sum - 1.0).abs() < 1e-12 && row.iter().all(|v| v.is_finite()),
+            "seed {seed}: {row:?}"
+        );
     }
     let f = filtered(&m, &x, None).unwrap();
-    assert!(f.chunks_exact(4).all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-12));
+    assert!(f
+        .chunks_exact(4)
+        .all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-12));
     let v = viterbi(&m, &x, None).unwrap();
     assert!(v.logprob.is_finite() && v.logprob <= s);
 }
@@ -409,7 +519,10 @@ fn zero_probabilities_give_no_nan() {
     x2[0] += 40.0 * (m2.means[2] - m2.means[0]).signum();
     let a = score_with(&m2, &x2, None, Implementation::Scaled).unwrap();
     let b = score_with(&m2, &x2, None, Implementation::Log).unwrap();
-    assert!(a.is_finite() && (a - b).abs() <= 1e-9 * b.abs(), "{a} vs {b}");
+    assert!(
+        a.is_finite() && (a - b).abs() <= 1e-9 * b.abs(),
+        "{a} vs {b}"
+    );
     // No path at all: −∞, not NaN.
     let mut m3 = m.clone();
     m3.transmat = vec![0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
@@ -428,14 +541,19 @@ fn errors_name_the_problem() {
     x[2 * 7 + 1] = f64::NAN;
     let e = fit(&x, 2, None, &o, &|_| true).unwrap_err().to_string();
     assert!(e.contains("non-finite value at row 7, column 1"), "{e}");
-    assert!(score(&m, &x, None).unwrap_err().to_string().contains("row 7"));
+    assert!(score(&m, &x, None)
+        .unwrap_err()
+        .to_string()
+        .contains("row 7"));
     x[2 * 7 + 1] = f64::INFINITY;
     assert!(posteriors(&m, &x, None).is_err());
     x[2 * 7 + 1] = 0.0;
     // T < K.
     let mut o3 = FitOptions::new(3);
     o3.init = Init::KMeansPP;
-    let e = fit(&x[..4], 2, None, &o3, &|_| true).unwrap_err().to_string();
+    let e = fit(&x[..4], 2, None, &o3, &|_| true)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("T < K"), "{e}");
     // A constant column without a floor; with the floor the fit runs and respects it.
     let mut xc = x.clone();
@@ -447,12 +565,25 @@ fn errors_name_the_problem() {
     oc.min_covar = 1e-3;
     oc.covars_prior = 0.0;
     let r = fit(&xc, 2, None, &oc, &|_| true).unwrap();
-    assert!(r.model.covars.iter().all(|&v| v >= 1e-3), "{:?}", r.model.covars);
+    assert!(
+        r.model.covars.iter().all(|&v| v >= 1e-3),
+        "{:?}",
+        r.model.covars
+    );
     let mut of = oc.clone();
     of.cov_type = CovType::Full;
     of.init = Init::Model(GaussianHmm {
         cov_type: CovType::Full,
-        covars: vec![m.covars[0], 0.0, 0.0, m.covars[1], m.covars[2], 0.0, 0.0, m.covars[3]],
+        covars: vec![
+            m.covars[0],
+            0.0,
+            0.0,
+            m.covars[1],
+            m.covars[2],
+            0.0,
+            0.0,
+            m.covars[3],
+        ],
         ..m.clone()
     });
     let r = fit(&xc, 2, None, &of, &|_| true).unwrap();
@@ -462,22 +593,41 @@ fn errors_name_the_problem() {
         assert!(e.min() >= 1e-3 * (1.0 - 1e-12), "{e:?}");
     }
     // Bad lengths, shapes, params, models.
-    assert!(score(&m, &x, Some(&[10, 10])).unwrap_err().to_string().contains("sum to 20"));
-    assert!(score(&m, &x[..5], None).unwrap_err().to_string().contains("multiple"));
+    assert!(score(&m, &x, Some(&[10, 10]))
+        .unwrap_err()
+        .to_string()
+        .contains("sum to 20"));
+    assert!(score(&m, &x[..5], None)
+        .unwrap_err()
+        .to_string()
+        .contains("multiple"));
     assert!(Params::parse("stx").is_err());
     assert!(Params::parse("ss").is_err());
     let mut bad = m.clone();
     bad.transmat[0] = 0.5;
-    assert!(bad.validate().unwrap_err().to_string().contains("transmat row 0"));
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("transmat row 0"));
     let mut bad = random_model(2, 2, CovType::Full, 1.0, 901);
     bad.covars[1] = 10.0;
     bad.covars[2] = 10.0;
-    assert!(bad.validate().unwrap_err().to_string().contains("not positive definite"));
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("not positive definite"));
     let mut o2 = o.clone();
     o2.n_restarts = 2;
-    assert!(fit(&x, 2, None, &o2, &|_| true).unwrap_err().to_string().contains("nRestarts"));
+    assert!(fit(&x, 2, None, &o2, &|_| true)
+        .unwrap_err()
+        .to_string()
+        .contains("nRestarts"));
     // Cancellation through the progress callback.
-    let e = fit(&x, 2, None, &o, &|p| p.iteration < 2).unwrap_err().to_string();
+    let e = fit(&x, 2, None, &o, &|p| p.iteration < 2)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("cancelled"), "{e}");
     // The streaming filter rejects bad observations and keeps its state.
     let mut f = Filter::new(&m).unwrap();
@@ -496,9 +646,15 @@ fn filtered_is_causal() {
     for cut in [0usize, 1, 700, 1199, 1200, 2500] {
         let mut y = x.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(cut as u64);
-        y[(cut + 1) * 2..].iter_mut().for_each(|v| *v = 5.0 * rng.sample::<f64, _>(StandardNormal));
+        y[(cut + 1) * 2..]
+            .iter_mut()
+            .for_each(|v| *v = 5.0 * rng.sample::<f64, _>(StandardNormal));
         let g = filtered(&m, &y, Some(&lengths)).unwrap();
-        assert_eq!(bits(&f[..(cut + 1) * 3]), bits(&g[..(cut + 1) * 3]), "cut {cut}");
+        assert_eq!(
+            bits(&f[..(cut + 1) * 3]),
+            bits(&g[..(cut + 1) * 3]),
+            "cut {cut}"
+        );
         assert_ne!(bits(&f), bits(&g));
     }
 }
@@ -519,12 +675,19 @@ fn streaming_filter_equals_batch() {
             f.reset();
             for _ in 0..l {
                 let p = f.update(&x[t * 3..(t + 1) * 3]).unwrap().to_vec();
-                assert_eq!(bits(&p), bits(&batch[t * k..(t + 1) * k]), "seed {seed} t {t}");
+                assert_eq!(
+                    bits(&p),
+                    bits(&batch[t * k..(t + 1) * k]),
+                    "seed {seed} t {t}"
+                );
                 t += 1;
             }
             total += f.log_likelihood();
         }
-        assert!((total - ll).abs() <= 1e-10 * ll.abs(), "seed {seed}: {total} vs {ll}");
+        assert!(
+            (total - ll).abs() <= 1e-10 * ll.abs(),
+            "seed {seed}: {total} vs {ll}"
+        );
     }
 }
 
@@ -535,10 +698,16 @@ fn one_and_two_threads_are_bit_identical() {
     let t: usize = lengths.iter().sum();
     let (x, _) = sample(&m, t, 1200).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut out = Vec::new();
-            for (c, imp) in [(CovType::Full, Implementation::Scaled), (CovType::Diag, Implementation::Log)] {
+            for (c, imp) in [
+                (CovType::Full, Implementation::Scaled),
+                (CovType::Diag, Implementation::Log),
+            ] {
                 let mut o = FitOptions::new(4);
                 o.cov_type = c;
                 o.n_iter = 5;
@@ -567,14 +736,22 @@ fn restarts_are_bit_identical_across_thread_counts() {
     let truth = recovery_truth(CovType::Full);
     let (x, _) = sample(&truth, 3 * BLOCK, 1300).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut o = FitOptions::new(3);
             o.n_restarts = 3;
             o.seed = 1300;
             o.n_iter = 10;
-            let r = fit(&x, 2, Some(&[BLOCK, 2 * BLOCK]), &o, &|_| true).unwrap_or_else(|e| panic!("{e}"));
-            (bits(&r.model.means), bits(&r.restarts.iter().map(|s| s.loglik).collect::<Vec<_>>()), r.best_restart)
+            let r = fit(&x, 2, Some(&[BLOCK, 2 * BLOCK]), &o, &|_| true)
+                .unwrap_or_else(|e| panic!("{e}"));
+            (
+                bits(&r.model.means),
+                bits(&r.restarts.iter().map(|s| s.loglik).collect::<Vec<_>>()),
+                r.best_restart,
+            )
         })
     };
     assert_eq!(run(1), run(2));
@@ -602,12 +779,22 @@ fn progress_reports_every_iteration() {
     }
     let last = r.loglik_history[r.n_iter - 1] - r.loglik_history[r.n_iter - 2];
     assert!(last < 1e-6 && r.converged);
-    assert_eq!(r.reason, if last < 0.0 { StopReason::Decrease } else { StopReason::Tol });
+    assert_eq!(
+        r.reason,
+        if last < 0.0 {
+            StopReason::Decrease
+        } else {
+            StopReason::Tol
+        }
+    );
     // max-iter
     o.n_iter = 2;
     o.tol = 0.0;
     let r = fit(&x, 2, None, &o, &|_| true).unwrap();
-    assert_eq!((r.n_iter, r.reason, r.converged), (2, StopReason::MaxIter, false));
+    assert_eq!(
+        (r.n_iter, r.reason, r.converged),
+        (2, StopReason::MaxIter, false)
+    );
     assert!((r.final_score - score(&r.model, &x, None).unwrap()).abs() < 1e-9);
 }
 
@@ -622,10 +809,26 @@ fn fixed_parameters_stay_fixed() {
         o.n_iter = 3;
         o.init = Init::Model(init.clone());
         let r = fit(&x, 2, None, &o, &|_| true).unwrap();
-        assert_eq!(r.model.startprob == init.startprob, !p.contains('s'), "params '{p}'");
-        assert_eq!(r.model.transmat == init.transmat, !p.contains('t'), "params '{p}'");
-        assert_eq!(r.model.means == init.means, !p.contains('m'), "params '{p}'");
-        assert_eq!(r.model.covars == init.covars, !p.contains('c'), "params '{p}'");
+        assert_eq!(
+            r.model.startprob == init.startprob,
+            !p.contains('s'),
+            "params '{p}'"
+        );
+        assert_eq!(
+            r.model.transmat == init.transmat,
+            !p.contains('t'),
+            "params '{p}'"
+        );
+        assert_eq!(
+            r.model.means == init.means,
+            !p.contains('m'),
+            "params '{p}'"
+        );
+        assert_eq!(
+            r.model.covars == init.covars,
+            !p.contains('c'),
+            "params '{p}'"
+        );
     }
 }
 
@@ -636,18 +839,32 @@ fn sampling_is_seeded_and_follows_the_model() {
     assert_eq!(sample(&m, 60_000, 7).unwrap().0, x);
     assert_ne!(sample(&m, 100, 8).unwrap().0, x[..200].to_vec());
     for s in 0..3 {
-        let rows: Vec<&[f64]> = x.chunks_exact(2).zip(&z).filter(|(_, &q)| q == s).map(|(r, _)| r).collect();
+        let rows: Vec<&[f64]> = x
+            .chunks_exact(2)
+            .zip(&z)
+            .filter(|(_, &q)| q == s)
+            .map(|(r, _)| r)
+            .collect();
         let n = rows.len() as f64;
         for a in 0..2 {
             let mean = rows.iter().map(|r| r[a]).sum::<f64>() / n;
             let var = rows.iter().map(|r| (r[a] - mean).powi(2)).sum::<f64>() / n;
-            assert!((mean - m.means[s * 2 + a]).abs() < 0.03, "state {s}: mean {mean}");
-            assert!((var / m.covars[s * 2 + a] - 1.0).abs() < 0.05, "state {s}: var {var}");
+            assert!(
+                (mean - m.means[s * 2 + a]).abs() < 0.03,
+                "state {s}: mean {mean}"
+            );
+            assert!(
+                (var / m.covars[s * 2 + a] - 1.0).abs() < 0.05,
+                "state {s}: var {var}"
+            );
         }
         let from: Vec<usize> = (0..z.len() - 1).filter(|&t| z[t] == s).collect();
         for j in 0..3 {
             let f = from.iter().filter(|&&t| z[t + 1] == j).count() as f64 / from.len() as f64;
-            assert!((f - m.transmat[s * 3 + j]).abs() < 0.02, "transmat[{s}][{j}] {f}");
+            assert!(
+                (f - m.transmat[s * 3 + j]).abs() < 0.02,
+                "transmat[{s}][{j}] {f}"
+            );
         }
     }
 }
@@ -690,7 +907,14 @@ fn forward_backward_on_a_given_emission_matrix_matches_the_umbrella_example() {
     let v = viterbi_log_b(&[0.5, 0.5], &a, &logb[2..], None).unwrap();
     assert_eq!(v.path, vec![0, 0, 1, 0, 0]);
     assert!((v.logprob - (-4.459028291034797f64)).abs() < 1e-12);
-    assert!(forward_backward_log_b(&[0.5, 0.5], &a, &[f64::NAN, 0.0], None, Implementation::Scaled).is_err());
+    assert!(forward_backward_log_b(
+        &[0.5, 0.5],
+        &a,
+        &[f64::NAN, 0.0],
+        None,
+        Implementation::Scaled
+    )
+    .is_err());
 }
 
 #[test]
@@ -711,7 +935,11 @@ fn simd_and_scalar_kernels_are_bit_identical() {
                     em.simd = simd;
                     em.rows(&x[..n * d], o, &mut super::emission::Scratch::new(d));
                 }
-                assert_eq!(bits(&out[0]), bits(&out[1]), "seed {seed} {c:?} d={d} n={n}");
+                assert_eq!(
+                    bits(&out[0]),
+                    bits(&out[1]),
+                    "seed {seed} {c:?} d={d} n={n}"
+                );
             }
             let seqs = check_x(&x, d, Some(&[SUB + 5, SUB + 32])).unwrap();
             let ch = Chain::new(&m.startprob, &m.transmat);

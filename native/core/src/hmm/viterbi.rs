@@ -74,15 +74,32 @@ pub(crate) fn viterbi_all(ch: &Chain, logb: &[f64], seqs: &Seqs) -> Viterbi {
         .zip(&seqs.seqs)
         .map(|(p, &(s, l))| dispatch!(k, viterbi_seq(ch, &logb[s * k..(s + l) * k], p)))
         .collect();
-    Viterbi { path, logprob: lps.iter().sum() }
+    Viterbi {
+        path,
+        logprob: lps.iter().sum(),
+    }
 }
 
 /// The most likely state path of X (T × D, sequences by `lengths`, None for one) under `model`.
-pub fn viterbi(model: &GaussianHmm, x: &[f64], lengths: Option<&[usize]>) -> Result<Viterbi, DataError> {
+pub fn viterbi(
+    model: &GaussianHmm,
+    x: &[f64],
+    lengths: Option<&[usize]>,
+) -> Result<Viterbi, DataError> {
     model.validate()?;
     let seqs = check_x(x, model.d, lengths)?;
-    let em = Emission::new(model.cov_type, model.k, model.d, &model.means, &model.covars)?;
+    let em = Emission::new(
+        model.cov_type,
+        model.k,
+        model.d,
+        &model.means,
+        &model.covars,
+    )?;
     let mut logb = vec![0.0; seqs.t * model.k];
     em.fill_log(x, &mut logb);
-    Ok(viterbi_all(&Chain::new(&model.startprob, &model.transmat), &logb, &seqs))
+    Ok(viterbi_all(
+        &Chain::new(&model.startprob, &model.transmat),
+        &logb,
+        &seqs,
+    ))
 }

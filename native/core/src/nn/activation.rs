@@ -94,7 +94,11 @@ pub fn softmax_inplace<T: Real>(x: &mut [T]) {
 
 /// Backward of a row-wise softmax: `dx = y ⊙ (dy − Σ_j y_j dy_j)` per row (overwrites `dx`).
 pub fn softmax_backward_rows<T: Real>(y: &[T], dy: &[T], dx: &mut [T], cols: usize) {
-    for ((y, dy), dx) in y.chunks_exact(cols).zip(dy.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)) {
+    for ((y, dy), dx) in y
+        .chunks_exact(cols)
+        .zip(dy.chunks_exact(cols))
+        .zip(dx.chunks_exact_mut(cols))
+    {
         let dot: T = y.iter().zip(dy).map(|(&a, &b)| a * b).sum();
         for ((d, &y), &g) in dx.iter_mut().zip(y).zip(dy) {
             *d = y * (g - dot);
@@ -127,7 +131,10 @@ mod fast {
         let n_bits = t.to_bits();
         let n = t - MAGIC;
         let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-        let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
+        let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+            * r
+            + 1.666_666_5e-1)
+            * r
             + 0.5;
         let y = p * (r * r) + r + 1.0;
         // t's low mantissa bits hold n (t = 1.5·2^23 + n exactly).
@@ -147,7 +154,10 @@ mod fast {
         let a = x.abs();
         let big = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
         let z = a * a;
-        let small = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z - 3.333_328e-1)
+        let small = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z
+            + 1.333_144_2e-1)
+            * z
+            - 3.333_328e-1)
             * z
             * a
             + a;
@@ -237,7 +247,10 @@ mod tests {
     #[test]
     fn relu_gradient() {
         // Keep inputs away from the kink at 0, where central differences are meaningless.
-        let x: Vec<f64> = seeded_vec(1, 40, 2.0).into_iter().map(|v| if v.abs() < 0.05 { v + 0.1 } else { v }).collect();
+        let x: Vec<f64> = seeded_vec(1, 40, 2.0)
+            .into_iter()
+            .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })
+            .collect();
         check("relu", &x, relu_inplace, relu_backward);
     }
 
@@ -248,7 +261,12 @@ mod tests {
 
     #[test]
     fn sigmoid_gradient() {
-        check("sigmoid", &seeded_vec(3, 40, 6.0), sigmoid_inplace, sigmoid_backward);
+        check(
+            "sigmoid",
+            &seeded_vec(3, 40, 6.0),
+            sigmoid_inplace,
+            sigmoid_backward,
+        );
     }
 
     #[test]
@@ -280,7 +298,14 @@ mod tests {
             let s = sigmoid(x);
             assert!(s.is_finite() && (0.0..=1.0).contains(&s), "{x} -> {s}");
         }
-        let mut v = vec![-1e4f32, 1e4, -100.0, 100.0, f32::NEG_INFINITY, f32::INFINITY];
+        let mut v = vec![
+            -1e4f32,
+            1e4,
+            -100.0,
+            100.0,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+        ];
         sigmoid_inplace(&mut v);
         assert!(v[0] < 1e-37 && v[2] < 1e-37 && v[4] < 1e-37, "{v:?}");
         assert!(v[1] == 1.0 && v[3] == 1.0 && v[5] == 1.0);
@@ -294,22 +319,40 @@ mod tests {
     #[test]
     fn fast_f32_matches_f64() {
         let mut xs: Vec<f32> = (-400_000..=400_000).map(|i| i as f32 * 5e-5).collect();
-        xs.extend([1e-30f32, -1e-20, 1e-8, 3e-4, 0.6249, 0.6251, 9.0, 44.0, 45.0, -87.5, 87.9]);
+        xs.extend([
+            1e-30f32, -1e-20, 1e-8, 3e-4, 0.6249, 0.6251, 9.0, 44.0, 45.0, -87.5, 87.9,
+        ]);
         for (name, simd, body, exact) in [
-            ("sigmoid", sigmoid_inplace::<f32> as fn(&mut [f32]), fast::sigmoid_body_for_test as fn(&mut [f32]), (|x: f64| 1.0 / (1.0 + (-x).exp())) as fn(f64) -> f64),
-            ("tanh", tanh_inplace::<f32>, fast::tanh_body_for_test, f64::tanh),
+            (
+                "sigmoid",
+                sigmoid_inplace::<f32> as fn(&mut [f32]),
+                fast::sigmoid_body_for_test as fn(&mut [f32]),
+                (|x: f64| 1.0 / (1.0 + (-x).exp())) as fn(f64) -> f64,
+            ),
+            (
+                "tanh",
+                tanh_inplace::<f32>,
+                fast::tanh_body_for_test,
+                f64::tanh,
+            ),
         ] {
             let mut a = xs.clone();
             simd(&mut a);
             let mut b = xs.clone();
             body(&mut b);
             // The runtime-dispatched (AVX2) and baseline loops give the same bits.
-            assert!(a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()), "{name}: dispatch changes bits");
+            assert!(
+                a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()),
+                "{name}: dispatch changes bits"
+            );
             for (&x, &y) in xs.iter().zip(&a) {
                 let want = exact(x as f64);
                 let err = (y as f64 - want).abs();
                 assert!(err <= 3e-7, "{name}({x}) = {y}, want {want}");
-                assert!(err <= 1e-6 * want.abs() || want.abs() < 1e-30, "{name}({x}) = {y}, want {want} (relative)");
+                assert!(
+                    err <= 1e-6 * want.abs() || want.abs() < 1e-30,
+                    "{name}({x}) = {y}, want {want} (relative)"
+                );
             }
         }
     }

@@ -17,8 +17,19 @@ use super::Real;
 
 /// `out [T, B, H]` = re-weighted sequence, `alpha [B, T]` = attention weights, for
 /// time-major `h [T, B, H]` and `q [H]`.
-pub fn forward<T: Real>(q: &[T], h: &[T], batch: usize, steps: usize, hidden: usize, out: &mut [T], alpha: &mut [T]) {
-    assert!(q.len() == hidden && h.len() == steps * batch * hidden, "attention: lengths");
+pub fn forward<T: Real>(
+    q: &[T],
+    h: &[T],
+    batch: usize,
+    steps: usize,
+    hidden: usize,
+    out: &mut [T],
+    alpha: &mut [T],
+) {
+    assert!(
+        q.len() == hidden && h.len() == steps * batch * hidden,
+        "attention: lengths"
+    );
     let inv_sqrt = T::from_f64(1.0 / (hidden as f64).sqrt());
     let tt = T::from_f64(steps as f64);
     for b in 0..batch {
@@ -62,7 +73,12 @@ pub fn backward<T: Real>(
         let mut dot = T::zero();
         for (t, d) in ds.iter_mut().enumerate() {
             let o = (t * batch + b) * hidden;
-            *d = tt * h[o..o + hidden].iter().zip(&dout[o..o + hidden]).map(|(&u, &v)| u * v).sum::<T>();
+            *d = tt
+                * h[o..o + hidden]
+                    .iter()
+                    .zip(&dout[o..o + hidden])
+                    .map(|(&u, &v)| u * v)
+                    .sum::<T>();
             dot = dot + a[t] * *d;
         }
         for (d, &at) in ds.iter_mut().zip(a) {
@@ -72,7 +88,11 @@ pub fn backward<T: Real>(
             let o = (t * batch + b) * hidden;
             let scale = tt * a[t];
             let dst = ds[t];
-            for ((g, &go), &qj) in dh[o..o + hidden].iter_mut().zip(&dout[o..o + hidden]).zip(q) {
+            for ((g, &go), &qj) in dh[o..o + hidden]
+                .iter_mut()
+                .zip(&dout[o..o + hidden])
+                .zip(q)
+            {
                 *g = scale * go + dst * qj;
             }
             for (dqj, &hv) in dq.iter_mut().zip(&h[o..o + hidden]) {
@@ -109,13 +129,20 @@ mod tests {
         let mut alpha = vec![0.0; b * t];
         forward(&q, &hs, b, t, h, &mut out, &mut alpha);
         for s in 0..b {
-            let sc: Vec<f64> = (0..t).map(|k| (0..h).map(|j| q[j] * hs[(k * b + s) * h + j]).sum::<f64>() / (h as f64).sqrt()).collect();
+            let sc: Vec<f64> = (0..t)
+                .map(|k| {
+                    (0..h).map(|j| q[j] * hs[(k * b + s) * h + j]).sum::<f64>() / (h as f64).sqrt()
+                })
+                .collect();
             let z: f64 = sc.iter().map(|v| v.exp()).sum();
             for k in 0..t {
                 let a = sc[k].exp() / z;
                 assert!((alpha[s * t + k] - a).abs() < 1e-14);
                 for j in 0..h {
-                    assert!((out[(k * b + s) * h + j] - t as f64 * a * hs[(k * b + s) * h + j]).abs() < 1e-13);
+                    assert!(
+                        (out[(k * b + s) * h + j] - t as f64 * a * hs[(k * b + s) * h + j]).abs()
+                            < 1e-13
+                    );
                 }
             }
         }
@@ -141,7 +168,17 @@ mod tests {
         let mut dq = vec![0.25; h];
         backward(&q, &hs, &alpha, &r, b, t, h, &mut dh, &mut dq);
         dq.iter_mut().for_each(|v| *v -= 0.25);
-        assert_grad_close("attention dh", &dh, &numeric_grad(&hs, 1e-5, |x| loss(&q, x)), 1e-7);
-        assert_grad_close("attention dq", &dq, &numeric_grad(&q, 1e-5, |x| loss(x, &hs)), 1e-7);
+        assert_grad_close(
+            "attention dh",
+            &dh,
+            &numeric_grad(&hs, 1e-5, |x| loss(&q, x)),
+            1e-7,
+        );
+        assert_grad_close(
+            "attention dq",
+            &dq,
+            &numeric_grad(&q, 1e-5, |x| loss(x, &hs)),
+            1e-7,
+        );
     }
 }

@@ -49,7 +49,18 @@ pub fn backward_params<T: Real>(
     dw: &mut [T],
     db: Option<&mut [T]>,
 ) {
-    T::gemm(n_out, batch, n_in, T::one(), dy, true, x, false, T::one(), dw);
+    T::gemm(
+        n_out,
+        batch,
+        n_in,
+        T::one(),
+        dy,
+        true,
+        x,
+        false,
+        T::one(),
+        dw,
+    );
     if let Some(db) = db {
         add_column_sums(dy, n_out, db);
     }
@@ -108,7 +119,15 @@ mod tests {
     const EPS: f64 = 1e-5;
     const TOL: f64 = 1e-7;
 
-    fn loss(x: &[f64], w: &[f64], b: &[f64], r: &[f64], batch: usize, n_in: usize, n_out: usize) -> f64 {
+    fn loss(
+        x: &[f64],
+        w: &[f64],
+        b: &[f64],
+        r: &[f64],
+        batch: usize,
+        n_in: usize,
+        n_out: usize,
+    ) -> f64 {
         let mut y = vec![0.0; batch * n_out];
         forward(x, w, b, batch, n_in, n_out, &mut y);
         y.iter().zip(r).map(|(a, b)| a * b).sum()
@@ -124,7 +143,10 @@ mod tests {
         forward(&x, &w, &b, batch, n_in, n_out, &mut y);
         for r in 0..batch {
             for o in 0..n_out {
-                let want = b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[r * n_in + i]).sum::<f64>();
+                let want = b[o]
+                    + (0..n_in)
+                        .map(|i| w[o * n_in + i] * x[r * n_in + i])
+                        .sum::<f64>();
                 assert!((y[r * n_out + o] - want).abs() < 1e-12);
             }
         }
@@ -142,7 +164,17 @@ mod tests {
         // Parameter grads start non-zero to check that backward adds.
         let mut dw = vec![1.0; n_out * n_in];
         let mut db = vec![1.0; n_out];
-        backward(&x, &w, &r, batch, n_in, n_out, Some(&mut dx), &mut dw, &mut db);
+        backward(
+            &x,
+            &w,
+            &r,
+            batch,
+            n_in,
+            n_out,
+            Some(&mut dx),
+            &mut dw,
+            &mut db,
+        );
         dw.iter_mut().for_each(|v| *v -= 1.0);
         db.iter_mut().for_each(|v| *v -= 1.0);
         let nx = numeric_grad(&x, EPS, |x| loss(x, &w, &b, &r, batch, n_in, n_out));

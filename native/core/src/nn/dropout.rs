@@ -15,7 +15,10 @@ use rand_chacha::ChaCha8Rng;
 
 fn rng_for(ctx: DropoutCtx, row: usize, salt: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
-    for (i, w) in [ctx.seed, ctx.epoch, row as u64, salt].into_iter().enumerate() {
+    for (i, w) in [ctx.seed, ctx.epoch, row as u64, salt]
+        .into_iter()
+        .enumerate()
+    {
         key[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
     ChaCha8Rng::from_seed(key)
@@ -32,7 +35,11 @@ pub fn fill_mask<T: Real>(ctx: DropoutCtx, row: usize, salt: u64, p: f64, out: &
     let keep = T::from_f64(1.0 / (1.0 - p));
     let mut rng = rng_for(ctx, row, salt);
     for m in out {
-        *m = if rng.random::<f64>() < p { T::zero() } else { keep };
+        *m = if rng.random::<f64>() < p {
+            T::zero()
+        } else {
+            keep
+        };
     }
 }
 
@@ -46,13 +53,24 @@ pub fn mask<T: Real>(ctx: DropoutCtx, row: usize, salt: u64, n: usize, p: f64) -
 /// Dropout over a batch `x [rows.len(), n]` in place. `rows[i]` is the dataset index of
 /// batch row `i` (it keys the mask). Returns the mask `[rows.len(), n]` for [`backward`];
 /// with `ctx = None` (inference) or `p = 0` it returns an empty mask and leaves `x` alone.
-pub fn forward<T: Real>(ctx: Option<DropoutCtx>, rows: &[usize], salt: u64, p: f64, n: usize, x: &mut [T]) -> Vec<T> {
+pub fn forward<T: Real>(
+    ctx: Option<DropoutCtx>,
+    rows: &[usize],
+    salt: u64,
+    p: f64,
+    n: usize,
+    x: &mut [T],
+) -> Vec<T> {
     let Some(ctx) = ctx else { return Vec::new() };
     if p <= 0.0 {
         return Vec::new();
     }
     let mut m = vec![T::zero(); rows.len() * n];
-    for ((&row, mr), xr) in rows.iter().zip(m.chunks_exact_mut(n)).zip(x.chunks_exact_mut(n)) {
+    for ((&row, mr), xr) in rows
+        .iter()
+        .zip(m.chunks_exact_mut(n))
+        .zip(x.chunks_exact_mut(n))
+    {
         fill_mask(ctx, row, salt, p, mr);
         for (v, &k) in xr.iter_mut().zip(mr.iter()) {
             *v = *v * k;
@@ -85,7 +103,10 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, mask::<f32>(CTX, 13, 1, 64, 0.3));
         assert_ne!(a, mask::<f32>(CTX, 12, 2, 64, 0.3));
-        assert_ne!(a, mask::<f32>(DropoutCtx { seed: 7, epoch: 4 }, 12, 1, 64, 0.3));
+        assert_ne!(
+            a,
+            mask::<f32>(DropoutCtx { seed: 7, epoch: 4 }, 12, 1, 64, 0.3)
+        );
         let keep = 1.0 / 0.7f32;
         assert!(a.iter().all(|&v| v == 0.0 || v == keep));
         // Batch position does not matter: row 12 gets the same mask wherever it sits.
@@ -97,7 +118,9 @@ mod tests {
 
     #[test]
     fn drop_rate_and_identity_cases() {
-        let m: Vec<f64> = (0..200).flat_map(|r| mask::<f64>(CTX, r, 0, 100, 0.3)).collect();
+        let m: Vec<f64> = (0..200)
+            .flat_map(|r| mask::<f64>(CTX, r, 0, 100, 0.3))
+            .collect();
         let dropped = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
         assert!((dropped - 0.3).abs() < 0.02, "{dropped}");
         let mean = m.iter().sum::<f64>() / m.len() as f64;

@@ -19,7 +19,10 @@ use rand_chacha::ChaCha8Rng;
 pub const ATOL: f64 = 1e-9;
 
 /// The fixed dropout context [`check_model`] uses for its dropout-on pass.
-pub const GRADCHECK_CTX: DropoutCtx = DropoutCtx { seed: 12345, epoch: 7 };
+pub const GRADCHECK_CTX: DropoutCtx = DropoutCtx {
+    seed: 12345,
+    epoch: 7,
+};
 
 /// Reproducible test data: `n` values uniform in `[−scale, scale)` from ChaCha8(`seed`).
 pub fn seeded_vec(seed: u64, n: usize, scale: f64) -> Vec<f64> {
@@ -55,7 +58,10 @@ pub fn assert_grad_close(name: &str, analytic: &[f64], numeric: &[f64], tol: f64
     for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
         assert!(a.is_finite(), "{name}[{i}]: analytic gradient {a}");
         let r = rel_err(a, n);
-        assert!(r <= tol || (a - n).abs() <= ATOL, "{name}[{i}]: analytic {a:e} vs numeric {n:e} (rel {r:e} > {tol:e})");
+        assert!(
+            r <= tol || (a - n).abs() <= ATOL,
+            "{name}[{i}]: analytic {a:e} vs numeric {n:e} (rel {r:e} > {tol:e})"
+        );
         if (a - n).abs() > ATOL {
             worst = worst.max(r);
         }
@@ -155,7 +161,10 @@ pub fn check_model<M: Model<f64>>(
 ) -> GradCheckReport {
     assert_eq!(p.len(), model.n_params(), "check_model: parameter count");
     assert_eq!(rows.len(), labels.len(), "check_model: rows vs labels");
-    assert!(weight_sum(labels, weights) > 0.0, "check_model: zero total weight");
+    assert!(
+        weight_sum(labels, weights) > 0.0,
+        "check_model: zero total weight"
+    );
     let layout = model.layout();
     let idx = subset(&layout, p.len());
     let name_of = |i: usize| {
@@ -189,5 +198,9 @@ pub fn check_model<M: Model<f64>>(
             }
         }
     }
-    GradCheckReport { checked: idx.len(), max_rel_dropout_on: worst[0], max_rel_dropout_off: worst[1] }
+    GradCheckReport {
+        checked: idx.len(),
+        max_rel_dropout_on: worst[0],
+        max_rel_dropout_off: worst[1],
+    }
 }

@@ -95,13 +95,19 @@ impl GraphConv {
     /// Splits a parameter block into `(Ws, Wn, b)`.
     pub fn split<'a, T>(&self, w: &'a [T]) -> (&'a [T], &'a [T], &'a [T]) {
         let k = self.fout * self.fin;
-        assert!(w.len() >= self.n_params(), "graph conv: short parameter block");
+        assert!(
+            w.len() >= self.n_params(),
+            "graph conv: short parameter block"
+        );
         (&w[..k], &w[k..2 * k], &w[2 * k..2 * k + self.fout])
     }
 
     fn split_mut<'a, T>(&self, w: &'a mut [T]) -> (&'a mut [T], &'a mut [T], &'a mut [T]) {
         let k = self.fout * self.fin;
-        assert!(w.len() >= self.n_params(), "graph conv: short gradient block");
+        assert!(
+            w.len() >= self.n_params(),
+            "graph conv: short gradient block"
+        );
         let (ws, rest) = w.split_at_mut(k);
         let (wn, rest) = rest.split_at_mut(k);
         (ws, wn, &mut rest[..self.fout])
@@ -148,8 +154,30 @@ impl GraphConv {
         for r in 0..rows {
             cache.out[r * fout..(r + 1) * fout].copy_from_slice(b);
         }
-        T::gemm(rows, fin, fout, T::one(), h, false, ws, true, T::one(), &mut cache.out);
-        T::gemm(rows, fin, fout, T::one(), &cache.agg, false, wn, true, T::one(), &mut cache.out);
+        T::gemm(
+            rows,
+            fin,
+            fout,
+            T::one(),
+            h,
+            false,
+            ws,
+            true,
+            T::one(),
+            &mut cache.out,
+        );
+        T::gemm(
+            rows,
+            fin,
+            fout,
+            T::one(),
+            &cache.agg,
+            false,
+            wn,
+            true,
+            T::one(),
+            &mut cache.out,
+        );
         for (orow, &m) in cache.out.chunks_exact_mut(fout).zip(&mask[..rows]) {
             for v in orow {
                 *v = if *v > T::zero() { *v * m } else { T::zero() };
@@ -193,14 +221,47 @@ impl GraphConv {
             }
         }
         T::gemm(fout, rows, fin, T::one(), &g, true, h, false, T::one(), dws);
-        T::gemm(fout, rows, fin, T::one(), &g, true, &cache.agg, false, T::one(), dwn);
+        T::gemm(
+            fout,
+            rows,
+            fin,
+            T::one(),
+            &g,
+            true,
+            &cache.agg,
+            false,
+            T::one(),
+            dwn,
+        );
 
         if let Some(dh) = dh {
             assert!(dh.len() >= rows * fin);
             // dh = g·Ws + Pᵀ (g·Wn), per graph for the P part.
-            T::gemm(rows, fout, fin, T::one(), &g, false, ws, false, T::zero(), dh);
+            T::gemm(
+                rows,
+                fout,
+                fin,
+                T::one(),
+                &g,
+                false,
+                ws,
+                false,
+                T::zero(),
+                dh,
+            );
             let mut dn = vec![T::zero(); rows * fin];
-            T::gemm(rows, fout, fin, T::one(), &g, false, wn, false, T::zero(), &mut dn);
+            T::gemm(
+                rows,
+                fout,
+                fin,
+                T::one(),
+                &g,
+                false,
+                wn,
+                false,
+                T::zero(),
+                &mut dn,
+            );
             for gi in 0..batch {
                 let pg = &p[gi * nodes * nodes..(gi + 1) * nodes * nodes];
                 let dng = &dn[gi * nodes * fin..(gi + 1) * nodes * fin];
@@ -265,14 +326,24 @@ mod tests {
             adj[(2 * nodes + 1) * nodes + j] = 0.0;
         }
         let coef = uniform(&mut rng, batch * nodes * fout, -1.0, 1.0);
-        Case { conv, batch, nodes, w, h, adj, mask, coef }
+        Case {
+            conv,
+            batch,
+            nodes,
+            w,
+            h,
+            adj,
+            mask,
+            coef,
+        }
     }
 
     fn loss(c: &Case, w: &[f64], h: &[f64]) -> f64 {
         let mut p = vec![0.0; c.adj.len()];
         mean_adjacency(&c.adj, &c.mask, c.batch, c.nodes, &mut p);
         let mut cache = GraphConvCache::default();
-        c.conv.forward(w, h, &p, &c.mask, c.batch, c.nodes, &mut cache);
+        c.conv
+            .forward(w, h, &p, &c.mask, c.batch, c.nodes, &mut cache);
         cache.out.iter().zip(&c.coef).map(|(o, k)| o * k).sum()
     }
 
@@ -290,7 +361,10 @@ mod tests {
                     let mut pre = b[o];
                     for f in 0..fin {
                         let hi = c.h[(g * n + i) * fin + f];
-                        let ni = (0..n).map(|j| a(j) * c.h[(g * n + j) * fin + f]).sum::<f64>() / deg;
+                        let ni = (0..n)
+                            .map(|j| a(j) * c.h[(g * n + j) * fin + f])
+                            .sum::<f64>()
+                            / deg;
                         pre += ws[o * fin + f] * hi + wn[o * fin + f] * ni;
                     }
                     out[(g * n + i) * fout + o] = pre.max(0.0) * m[i];
@@ -306,14 +380,17 @@ mod tests {
         let mut p = vec![0.0; c.adj.len()];
         mean_adjacency(&c.adj, &c.mask, c.batch, c.nodes, &mut p);
         let mut cache = GraphConvCache::default();
-        c.conv.forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
+        c.conv
+            .forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
         let want = reference(&c);
         for (k, (a, b)) in cache.out.iter().zip(&want).enumerate() {
             assert!((a - b).abs() < 1e-12, "out[{k}] {a} vs {b}");
         }
         // Masked nodes output exactly 0; some unit is active.
         for r in [2, 2 * c.nodes, 2 * c.nodes + 3] {
-            assert!(cache.out[r * c.conv.fout..(r + 1) * c.conv.fout].iter().all(|&v| v == 0.0));
+            assert!(cache.out[r * c.conv.fout..(r + 1) * c.conv.fout]
+                .iter()
+                .all(|&v| v == 0.0));
         }
         assert!(cache.out.iter().any(|&v| v > 0.0));
     }
@@ -326,14 +403,18 @@ mod tests {
         mean_adjacency(&c.adj, &c.mask, c.batch, c.nodes, &mut p);
         assert!(p.iter().all(|&v| v == 0.0));
         let mut cache = GraphConvCache::default();
-        c.conv.forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
+        c.conv
+            .forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
         assert!(cache.agg.iter().all(|&v| v == 0.0));
         // out = ReLU(Ws h + b)·m
         let (ws, _, b) = c.conv.split(&c.w);
         let (fin, fout) = (c.conv.fin, c.conv.fout);
         for r in 0..c.batch * c.nodes {
             for o in 0..fout {
-                let pre = b[o] + (0..fin).map(|f| ws[o * fin + f] * c.h[r * fin + f]).sum::<f64>();
+                let pre = b[o]
+                    + (0..fin)
+                        .map(|f| ws[o * fin + f] * c.h[r * fin + f])
+                        .sum::<f64>();
                 let want = pre.max(0.0) * c.mask[r];
                 assert!((cache.out[r * fout + o] - want).abs() < 1e-12);
             }
@@ -377,11 +458,22 @@ mod tests {
             let mut p = vec![0.0; c.adj.len()];
             mean_adjacency(&c.adj, &c.mask, c.batch, c.nodes, &mut p);
             let mut cache = GraphConvCache::default();
-            c.conv.forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
+            c.conv
+                .forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut cache);
             // Start dw at a non-zero value to check that backward adds.
             let mut dw = vec![0.25; c.conv.n_params()];
             let mut dh = vec![9.0; c.h.len()];
-            c.conv.backward(&c.w, &c.h, &p, c.batch, c.nodes, &cache, &c.coef, Some(&mut dh), &mut dw);
+            c.conv.backward(
+                &c.w,
+                &c.h,
+                &p,
+                c.batch,
+                c.nodes,
+                &cache,
+                &c.coef,
+                Some(&mut dh),
+                &mut dw,
+            );
             dw.iter_mut().for_each(|v| *v -= 0.25);
 
             let eps = 1e-5;
@@ -398,7 +490,13 @@ mod tests {
                 let lp = loss(&c, &wp, &c.h);
                 wp[i] -= 2.0 * eps;
                 let lm = loss(&c, &wp, &c.h);
-                let name = if i < k { "dWs" } else if i < 2 * k { "dWn" } else { "db" };
+                let name = if i < k {
+                    "dWs"
+                } else if i < 2 * k {
+                    "dWn"
+                } else {
+                    "db"
+                };
                 check(name, i, (lp - lm) / (2.0 * eps), dw[i]);
             }
             for i in 0..c.h.len() {
@@ -421,13 +519,15 @@ mod tests {
         let mut p = vec![0.0; c.adj.len()];
         mean_adjacency(&c.adj, &c.mask, c.batch, c.nodes, &mut p);
         let mut c64 = GraphConvCache::default();
-        c.conv.forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut c64);
+        c.conv
+            .forward(&c.w, &c.h, &p, &c.mask, c.batch, c.nodes, &mut c64);
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let (w, h, adj, mask) = (to32(&c.w), to32(&c.h), to32(&c.adj), to32(&c.mask));
         let mut p32 = vec![0.0f32; adj.len()];
         mean_adjacency(&adj, &mask, c.batch, c.nodes, &mut p32);
         let mut c32 = GraphConvCache::default();
-        c.conv.forward(&w, &h, &p32, &mask, c.batch, c.nodes, &mut c32);
+        c.conv
+            .forward(&w, &h, &p32, &mask, c.batch, c.nodes, &mut c32);
         for (a, b) in c32.out.iter().zip(&c64.out) {
             assert!((*a as f64 - b).abs() < 1e-5);
         }

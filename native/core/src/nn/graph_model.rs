@@ -14,10 +14,10 @@
 //! `B·N` nodes (graph layers) or `B` rows (dense layers). Dropout masks are keyed by the
 //! sample's dataset row and the site salt, so they do not depend on batching or threads.
 
+use super::activation::{relu_backward, relu_inplace};
 use super::dense;
 use super::dropout;
 use super::graph::{mean_adjacency_one, GraphConv, GraphConvCache};
-use super::activation::{relu_backward, relu_inplace};
 use super::{layout_of, DropoutCtx, Model, ParamTensor, Real};
 use crate::DataError;
 use rand::{Rng, SeedableRng};
@@ -104,7 +104,15 @@ pub struct GraphCache<T> {
 
 impl GraphModel {
     pub fn new(spec: GraphSpec) -> Result<Self, DataError> {
-        let GraphSpec { nodes, features, market: _, hidden, readout, classes, dropout } = spec;
+        let GraphSpec {
+            nodes,
+            features,
+            market: _,
+            hidden,
+            readout,
+            classes,
+            dropout,
+        } = spec;
         if nodes == 0 {
             return Err(DataError::arg("graph model: nodes must be at least 1"));
         }
@@ -117,10 +125,14 @@ impl GraphModel {
             )));
         }
         if classes < 2 {
-            return Err(DataError::arg(format!("graph model: classes must be at least 2, got {classes}")));
+            return Err(DataError::arg(format!(
+                "graph model: classes must be at least 2, got {classes}"
+            )));
         }
         if !(0.0..1.0).contains(&dropout) {
-            return Err(DataError::arg(format!("graph model: dropout must be in [0, 1), got {dropout}")));
+            return Err(DataError::arg(format!(
+                "graph model: dropout must be in [0, 1), got {dropout}"
+            )));
         }
         let g1 = GraphConv::new(features, hidden);
         let g2 = GraphConv::new(hidden, hidden);
@@ -128,10 +140,23 @@ impl GraphModel {
             spec,
             g1,
             g2,
-            off: Offsets { g1: 0, g2: 0, mlp_w: 0, mlp_b: 0, out_w: 0, out_b: 0, total: 0 },
+            off: Offsets {
+                g1: 0,
+                g2: 0,
+                mlp_w: 0,
+                mlp_b: 0,
+                out_w: 0,
+                out_b: 0,
+                total: 0,
+            },
         };
         let lay = Model::<f64>::layout(&m);
-        let at = |name: &str| lay.iter().find(|t| t.name == name).map(|t| t.offset).unwrap();
+        let at = |name: &str| {
+            lay.iter()
+                .find(|t| t.name == name)
+                .map(|t| t.offset)
+                .unwrap()
+        };
         m.off = Offsets {
             g1: at("g1.Ws"),
             g2: at("g2.Ws"),
@@ -156,7 +181,12 @@ impl GraphModel {
     /// Checks a dataset against the spec and returns its number of samples: consistent
     /// lengths, every value finite, `mask` in {0, 1}, `adj ≥ 0` with a zero diagonal.
     pub fn check_input<T: Real>(&self, x: &GraphInput<T>) -> Result<usize, DataError> {
-        let GraphSpec { nodes: n, features: f, market: g, .. } = self.spec;
+        let GraphSpec {
+            nodes: n,
+            features: f,
+            market: g,
+            ..
+        } = self.spec;
         if !x.mask.len().is_multiple_of(n) {
             return Err(DataError::arg(format!(
                 "graph input: mask has {} values, not a multiple of nodes = {n}",
@@ -205,7 +235,10 @@ impl GraphModel {
                 x.adj[k]
             )));
         }
-        if let Some(k) = (0..samples * n).map(|r| (r / n) * n * n + (r % n) * (n + 1)).find(|&k| x.adj[k] != T::zero()) {
+        if let Some(k) = (0..samples * n)
+            .map(|r| (r / n) * n * n + (r % n) * (n + 1))
+            .find(|&k| x.adj[k] != T::zero())
+        {
             return Err(DataError::arg(format!(
                 "graph input: adj[{k}] (sample {}, diagonal entry of node {}) = {:?}, the diagonal must be 0",
                 k / (n * n),
@@ -241,7 +274,14 @@ impl<T: Real> Model<T> for GraphModel {
     type Cache = GraphCache<T>;
 
     fn layout(&self) -> Vec<ParamTensor> {
-        let GraphSpec { features: f, market: g, hidden: hg, readout: hr, classes: k, .. } = self.spec;
+        let GraphSpec {
+            features: f,
+            market: g,
+            hidden: hg,
+            readout: hr,
+            classes: k,
+            ..
+        } = self.spec;
         layout_of(&[
             ("g1.Ws", &[hg, f]),
             ("g1.Wn", &[hg, f]),
@@ -288,11 +328,22 @@ impl<T: Real> Model<T> for GraphModel {
         dropout: Option<DropoutCtx>,
         logits: &mut [T],
     ) -> GraphCache<T> {
-        let GraphSpec { nodes: n, features: f, market: g, hidden: hg, readout: hr, classes: k, .. } = self.spec;
+        let GraphSpec {
+            nodes: n,
+            features: f,
+            market: g,
+            hidden: hg,
+            readout: hr,
+            classes: k,
+            ..
+        } = self.spec;
         let b = rows.len();
         let o = self.off;
         assert!(p.len() >= o.total && logits.len() >= b * k);
-        let mut c = GraphCache { batch: b, ..GraphCache::default() };
+        let mut c = GraphCache {
+            batch: b,
+            ..GraphCache::default()
+        };
 
         // Gather the chunk's graphs and normalise their adjacencies once for both layers.
         c.x.reserve_exact(b * n * f);
@@ -313,8 +364,16 @@ impl<T: Real> Model<T> for GraphModel {
         self.g1.forward(w1, &c.x, &c.p, &c.mask, b, n, &mut c.l1);
         // In place: a kept unit stays > 0 exactly where it was, so layer 1's backward can
         // still read its ReLU pattern from the dropped-out output.
-        c.d1 = dropout::forward(dropout, rows, DROPOUT_SALT_NODES, self.spec.dropout, n * hg, &mut c.l1.out);
-        self.g2.forward(w2, &c.l1.out, &c.p, &c.mask, b, n, &mut c.l2);
+        c.d1 = dropout::forward(
+            dropout,
+            rows,
+            DROPOUT_SALT_NODES,
+            self.spec.dropout,
+            n * hg,
+            &mut c.l1.out,
+        );
+        self.g2
+            .forward(w2, &c.l1.out, &c.p, &c.mask, b, n, &mut c.l2);
 
         // Masked mean pool, then the market features.
         let zw = hg + g;
@@ -329,7 +388,10 @@ impl<T: Real> Model<T> for GraphModel {
             let pooled = &mut zi[..hg];
             for (j, &mj) in m.iter().enumerate() {
                 if mj != T::zero() {
-                    for (acc, &h) in pooled.iter_mut().zip(&c.l2.out[(i * n + j) * hg..(i * n + j + 1) * hg]) {
+                    for (acc, &h) in pooled
+                        .iter_mut()
+                        .zip(&c.l2.out[(i * n + j) * hg..(i * n + j + 1) * hg])
+                    {
                         *acc = *acc + mj * h;
                     }
                 }
@@ -341,10 +403,33 @@ impl<T: Real> Model<T> for GraphModel {
         }
 
         c.z = vec![T::zero(); b * hr];
-        dense::forward(&c.zin, &p[o.mlp_w..o.mlp_b], &p[o.mlp_b..o.out_w], b, zw, hr, &mut c.z);
+        dense::forward(
+            &c.zin,
+            &p[o.mlp_w..o.mlp_b],
+            &p[o.mlp_b..o.out_w],
+            b,
+            zw,
+            hr,
+            &mut c.z,
+        );
         relu_inplace(&mut c.z);
-        c.d2 = dropout::forward(dropout, rows, DROPOUT_SALT_READOUT, self.spec.dropout, hr, &mut c.z);
-        dense::forward(&c.z, &p[o.out_w..o.out_b], &p[o.out_b..o.total], b, hr, k, logits);
+        c.d2 = dropout::forward(
+            dropout,
+            rows,
+            DROPOUT_SALT_READOUT,
+            self.spec.dropout,
+            hr,
+            &mut c.z,
+        );
+        dense::forward(
+            &c.z,
+            &p[o.out_w..o.out_b],
+            &p[o.out_b..o.total],
+            b,
+            hr,
+            k,
+            logits,
+        );
         c
     }
 
@@ -357,7 +442,13 @@ impl<T: Real> Model<T> for GraphModel {
         dlogits: &[T],
         grad: &mut [T],
     ) {
-        let GraphSpec { nodes: n, hidden: hg, readout: hr, classes: k, .. } = self.spec;
+        let GraphSpec {
+            nodes: n,
+            hidden: hg,
+            readout: hr,
+            classes: k,
+            ..
+        } = self.spec;
         let b = rows.len();
         assert_eq!(b, c.batch, "graph model: backward rows differ from forward");
         let o = self.off;
@@ -370,13 +461,33 @@ impl<T: Real> Model<T> for GraphModel {
 
         // Output layer, readout dropout and ReLU.
         let mut dz = vec![T::zero(); b * hr];
-        dense::backward(&c.z, &p[o.out_w..o.out_b], dlogits, b, hr, k, Some(&mut dz), g_out_w, g_out_b);
+        dense::backward(
+            &c.z,
+            &p[o.out_w..o.out_b],
+            dlogits,
+            b,
+            hr,
+            k,
+            Some(&mut dz),
+            g_out_w,
+            g_out_b,
+        );
         dropout::backward(&c.d2, &mut dz);
         relu_backward(&c.z, &mut dz);
 
         // Readout layer.
         let mut dzin = vec![T::zero(); b * zw];
-        dense::backward(&c.zin, &p[o.mlp_w..o.mlp_b], &dz, b, zw, hr, Some(&mut dzin), g_mlp_w, g_mlp_b);
+        dense::backward(
+            &c.zin,
+            &p[o.mlp_w..o.mlp_b],
+            &dz,
+            b,
+            zw,
+            hr,
+            Some(&mut dzin),
+            g_mlp_w,
+            g_mlp_b,
+        );
 
         // Masked mean pool: dh2_i = m_i · dpooled / max(Σ m, 1).
         let mut dh2 = vec![T::zero(); b * n * hg];
@@ -386,7 +497,10 @@ impl<T: Real> Model<T> for GraphModel {
             for j in 0..n {
                 let s = c.mask[i * n + j] * inv;
                 if s != T::zero() {
-                    for (d, &v) in dh2[(i * n + j) * hg..(i * n + j + 1) * hg].iter_mut().zip(dpooled) {
+                    for (d, &v) in dh2[(i * n + j) * hg..(i * n + j + 1) * hg]
+                        .iter_mut()
+                        .zip(dpooled)
+                    {
                         *d = s * v;
                     }
                 }
@@ -398,9 +512,11 @@ impl<T: Real> Model<T> for GraphModel {
         let w1 = &p[o.g1..o.g1 + self.g1.n_params()];
         let w2 = &p[o.g2..o.g2 + self.g2.n_params()];
         let mut dh1 = vec![T::zero(); b * n * hg];
-        self.g2.backward(w2, &c.l1.out, &c.p, b, n, &c.l2, &dh2, Some(&mut dh1), g_w2);
+        self.g2
+            .backward(w2, &c.l1.out, &c.p, b, n, &c.l2, &dh2, Some(&mut dh1), g_w2);
         dropout::backward(&c.d1, &mut dh1);
-        self.g1.backward(w1, &c.x, &c.p, b, n, &c.l1, &dh1, None, g_w1);
+        self.g1
+            .backward(w1, &c.x, &c.p, b, n, &c.l1, &dh1, None, g_w1);
     }
 }
 
@@ -409,7 +525,15 @@ mod tests {
     use super::*;
 
     pub(super) fn spec(dropout: f64) -> GraphSpec {
-        GraphSpec { nodes: 5, features: 3, market: 2, hidden: 6, readout: 4, classes: 3, dropout }
+        GraphSpec {
+            nodes: 5,
+            features: 3,
+            market: 2,
+            hidden: 6,
+            readout: 4,
+            classes: 3,
+            dropout,
+        }
     }
 
     /// A random dataset with some masked nodes (features left random: the mask must hide them).
@@ -422,15 +546,24 @@ mod tests {
 
     impl Data {
         pub fn input(&self) -> GraphInput<'_, f64> {
-            GraphInput { x: &self.x, adj: &self.adj, mask: &self.mask, market: &self.market }
+            GraphInput {
+                x: &self.x,
+                adj: &self.adj,
+                mask: &self.mask,
+                market: &self.market,
+            }
         }
     }
 
     pub(super) fn data(s: &GraphSpec, samples: usize, seed: u64) -> Data {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = s.nodes;
-        let x = (0..samples * n * s.features).map(|_| rng.random_range(-1.5..1.5)).collect();
-        let market = (0..samples * s.market).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x = (0..samples * n * s.features)
+            .map(|_| rng.random_range(-1.5..1.5))
+            .collect();
+        let market = (0..samples * s.market)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
         let mut adj = vec![0.0; samples * n * n];
         let mut mask = vec![1.0; samples * n];
         for q in 0..samples {
@@ -445,10 +578,21 @@ mod tests {
                 }
             }
         }
-        Data { x, adj, mask, market }
+        Data {
+            x,
+            adj,
+            mask,
+            market,
+        }
     }
 
-    fn logits(m: &GraphModel, p: &[f64], x: &GraphInput<f64>, rows: &[usize], d: Option<DropoutCtx>) -> Vec<f64> {
+    fn logits(
+        m: &GraphModel,
+        p: &[f64],
+        x: &GraphInput<f64>,
+        rows: &[usize],
+        d: Option<DropoutCtx>,
+    ) -> Vec<f64> {
         let mut out = vec![0.0; rows.len() * m.spec.classes];
         Model::<f64>::forward(m, p, x, rows, d, &mut out);
         out
@@ -461,18 +605,41 @@ mod tests {
         let names: Vec<&str> = lay.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["g1.Ws", "g1.Wn", "g1.b", "g2.Ws", "g2.Wn", "g2.b", "mlp1.W", "mlp1.b", "out.W", "out.b"]
+            [
+                "g1.Ws", "g1.Wn", "g1.b", "g2.Ws", "g2.Wn", "g2.b", "mlp1.W", "mlp1.b", "out.W",
+                "out.b"
+            ]
         );
         let shapes: Vec<Vec<usize>> = lay.iter().map(|t| t.shape.clone()).collect();
         assert_eq!(
             shapes,
-            vec![vec![6, 3], vec![6, 3], vec![6], vec![6, 6], vec![6, 6], vec![6], vec![4, 8], vec![4], vec![3, 4], vec![3]]
+            vec![
+                vec![6, 3],
+                vec![6, 3],
+                vec![6],
+                vec![6, 6],
+                vec![6, 6],
+                vec![6],
+                vec![4, 8],
+                vec![4],
+                vec![3, 4],
+                vec![3]
+            ]
         );
         let n = Model::<f32>::n_params(&m);
         assert_eq!(n, 18 * 2 + 6 + 36 * 2 + 6 + 32 + 4 + 12 + 3);
         assert_eq!(Model::<f32>::init(&m, 1).len(), n);
         // The production size named in the brief: 13 nodes, 64 hidden → about 20k params.
-        let big = GraphModel::new(GraphSpec { nodes: 13, features: 8, market: 6, hidden: 64, readout: 32, classes: 3, dropout: 0.2 }).unwrap();
+        let big = GraphModel::new(GraphSpec {
+            nodes: 13,
+            features: 8,
+            market: 6,
+            hidden: 64,
+            readout: 32,
+            classes: 3,
+            dropout: 0.2,
+        })
+        .unwrap();
         let nb = Model::<f32>::n_params(&big);
         assert!(nb > 10_000 && nb < 30_000, "{nb}");
     }
@@ -491,7 +658,13 @@ mod tests {
         }
         for t in Model::<f32>::layout(&m) {
             let bound = 1.0 / (fan_in_of(&t.name, &m.spec) as f32).sqrt();
-            assert!(a[t.offset..t.offset + t.len()].iter().all(|v| v.abs() <= bound), "{}", t.name);
+            assert!(
+                a[t.offset..t.offset + t.len()]
+                    .iter()
+                    .all(|v| v.abs() <= bound),
+                "{}",
+                t.name
+            );
         }
     }
 
@@ -509,16 +682,30 @@ mod tests {
             &p[t.offset..t.offset + t.len()]
         };
         let n = s.nodes;
-        let conv = |h: &Vec<Vec<f64>>, adj: &[f64], mask: &[f64], pre: &str, fin: usize| -> Vec<Vec<f64>> {
-            let (ws, wn, b) = (t(&format!("{pre}.Ws")), t(&format!("{pre}.Wn")), t(&format!("{pre}.b")));
+        let conv = |h: &Vec<Vec<f64>>,
+                    adj: &[f64],
+                    mask: &[f64],
+                    pre: &str,
+                    fin: usize|
+         -> Vec<Vec<f64>> {
+            let (ws, wn, b) = (
+                t(&format!("{pre}.Ws")),
+                t(&format!("{pre}.Wn")),
+                t(&format!("{pre}.b")),
+            );
             (0..n)
                 .map(|i| {
                     let a = |j: usize| adj[i * n + j] * mask[i] * mask[j];
                     let deg = (0..n).map(a).sum::<f64>().max(1e-6);
-                    let nb: Vec<f64> = (0..fin).map(|f| (0..n).map(|j| a(j) * h[j][f]).sum::<f64>() / deg).collect();
+                    let nb: Vec<f64> = (0..fin)
+                        .map(|f| (0..n).map(|j| a(j) * h[j][f]).sum::<f64>() / deg)
+                        .collect();
                     (0..s.hidden)
                         .map(|o| {
-                            let v = b[o] + (0..fin).map(|f| ws[o * fin + f] * h[i][f] + wn[o * fin + f] * nb[f]).sum::<f64>();
+                            let v = b[o]
+                                + (0..fin)
+                                    .map(|f| ws[o * fin + f] * h[i][f] + wn[o * fin + f] * nb[f])
+                                    .sum::<f64>();
                             v.max(0.0) * mask[i]
                         })
                         .collect()
@@ -528,33 +715,61 @@ mod tests {
         for (bi, &r) in [2usize, 0, 3].iter().enumerate() {
             let adj = &d.adj[r * n * n..(r + 1) * n * n];
             let mask = &d.mask[r * n..(r + 1) * n];
-            let h0: Vec<Vec<f64>> = (0..n).map(|i| d.x[(r * n + i) * s.features..(r * n + i + 1) * s.features].to_vec()).collect();
+            let h0: Vec<Vec<f64>> = (0..n)
+                .map(|i| d.x[(r * n + i) * s.features..(r * n + i + 1) * s.features].to_vec())
+                .collect();
             let h1 = conv(&h0, adj, mask, "g1", s.features);
             let h2 = conv(&h1, adj, mask, "g2", s.hidden);
             let cnt = mask.iter().sum::<f64>().max(1.0);
-            let mut zin: Vec<f64> = (0..s.hidden).map(|f| (0..n).map(|i| mask[i] * h2[i][f]).sum::<f64>() / cnt).collect();
+            let mut zin: Vec<f64> = (0..s.hidden)
+                .map(|f| (0..n).map(|i| mask[i] * h2[i][f]).sum::<f64>() / cnt)
+                .collect();
             zin.extend_from_slice(&d.market[r * s.market..(r + 1) * s.market]);
             let zw = zin.len();
             let (w, b) = (t("mlp1.W"), t("mlp1.b"));
-            let z: Vec<f64> = (0..s.readout).map(|o| (b[o] + (0..zw).map(|q| w[o * zw + q] * zin[q]).sum::<f64>()).max(0.0)).collect();
+            let z: Vec<f64> = (0..s.readout)
+                .map(|o| (b[o] + (0..zw).map(|q| w[o * zw + q] * zin[q]).sum::<f64>()).max(0.0))
+                .collect();
             let (w, b) = (t("out.W"), t("out.b"));
             for c in 0..s.classes {
-                let want = b[c] + (0..s.readout).map(|q| w[c * s.readout + q] * z[q]).sum::<f64>();
+                let want = b[c]
+                    + (0..s.readout)
+                        .map(|q| w[c * s.readout + q] * z[q])
+                        .sum::<f64>();
                 let g = got[bi * s.classes + c];
-                assert!((g - want).abs() < 1e-12, "sample {r} class {c}: {g} vs {want}");
+                assert!(
+                    (g - want).abs() < 1e-12,
+                    "sample {r} class {c}: {g} vs {want}"
+                );
             }
         }
     }
 
     /// `L = Σ logits ⊙ coef`; its gradient w.r.t. the parameters by central differences.
-    fn numeric(m: &GraphModel, p: &[f64], x: &GraphInput<f64>, rows: &[usize], d: Option<DropoutCtx>, coef: &[f64], eps: f64) -> Vec<f64> {
+    fn numeric(
+        m: &GraphModel,
+        p: &[f64],
+        x: &GraphInput<f64>,
+        rows: &[usize],
+        d: Option<DropoutCtx>,
+        coef: &[f64],
+        eps: f64,
+    ) -> Vec<f64> {
         let mut q = p.to_vec();
         (0..p.len())
             .map(|i| {
                 q[i] = p[i] + eps;
-                let lp: f64 = logits(m, &q, x, rows, d).iter().zip(coef).map(|(a, b)| a * b).sum();
+                let lp: f64 = logits(m, &q, x, rows, d)
+                    .iter()
+                    .zip(coef)
+                    .map(|(a, b)| a * b)
+                    .sum();
                 q[i] = p[i] - eps;
-                let lm: f64 = logits(m, &q, x, rows, d).iter().zip(coef).map(|(a, b)| a * b).sum();
+                let lm: f64 = logits(m, &q, x, rows, d)
+                    .iter()
+                    .zip(coef)
+                    .map(|(a, b)| a * b)
+                    .sum();
                 q[i] = p[i];
                 (lp - lm) / (2.0 * eps)
             })
@@ -565,7 +780,11 @@ mod tests {
     /// dropout off and on (fixed context: the masks are constants of the check).
     #[test]
     fn model_gradient_matches_central_differences() {
-        for (p_drop, ctx) in [(0.0, None), (0.3, Some(DropoutCtx { seed: 11, epoch: 2 })), (0.3, None)] {
+        for (p_drop, ctx) in [
+            (0.0, None),
+            (0.3, Some(DropoutCtx { seed: 11, epoch: 2 })),
+            (0.3, None),
+        ] {
             let s = spec(p_drop);
             let m = GraphModel::new(s).unwrap();
             let d = data(&s, 6, 21);
@@ -573,7 +792,9 @@ mod tests {
             let p: Vec<f64> = m.init(4);
             let rows = [4, 1, 5, 0];
             let mut rng = ChaCha8Rng::seed_from_u64(99);
-            let coef: Vec<f64> = (0..rows.len() * s.classes).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let coef: Vec<f64> = (0..rows.len() * s.classes)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
             let mut out = vec![0.0; rows.len() * s.classes];
             let cache = Model::<f64>::forward(&m, &p, &x, &rows, ctx, &mut out);
             let mut grad = vec![0.5; p.len()];
@@ -592,7 +813,11 @@ mod tests {
                     );
                 }
                 // Every tensor receives some gradient.
-                assert!(grad[t.offset..t.offset + t.len()].iter().any(|&g| g != 0.0), "{} has no gradient", t.name);
+                assert!(
+                    grad[t.offset..t.offset + t.len()].iter().any(|&g| g != 0.0),
+                    "{} has no gradient",
+                    t.name
+                );
             }
         }
     }
@@ -611,7 +836,13 @@ mod tests {
         // Dropout changes the output; inference is deterministic and differs from training.
         let inf = logits(&m, &p, &x, &[1, 3, 5], None);
         assert_ne!(a, inf);
-        let other = logits(&m, &p, &x, &[1, 3, 5], Some(DropoutCtx { seed: 3, epoch: 2 }));
+        let other = logits(
+            &m,
+            &p,
+            &x,
+            &[1, 3, 5],
+            Some(DropoutCtx { seed: 3, epoch: 2 }),
+        );
         assert_ne!(a, other);
     }
 
@@ -623,7 +854,12 @@ mod tests {
         let p: Vec<f64> = m.init(2);
         let n = s.nodes;
         let perm = [3usize, 0, 4, 1, 2]; // new node i is old node perm[i]
-        let mut e = Data { x: d.x.clone(), adj: d.adj.clone(), mask: d.mask.clone(), market: d.market.clone() };
+        let mut e = Data {
+            x: d.x.clone(),
+            adj: d.adj.clone(),
+            mask: d.mask.clone(),
+            market: d.market.clone(),
+        };
         for q in 0..3 {
             for i in 0..n {
                 e.mask[q * n + i] = d.mask[q * n + perm[i]];
@@ -686,7 +922,9 @@ mod tests {
         let mut q = p.clone();
         for t in Model::<f64>::layout(&m) {
             if t.name.ends_with(".Wn") {
-                q[t.offset..t.offset + t.len()].iter_mut().for_each(|v| *v = 123.0);
+                q[t.offset..t.offset + t.len()]
+                    .iter_mut()
+                    .for_each(|v| *v = 123.0);
             }
         }
         let b = logits(&m, &q, &d.input(), &[0, 1, 2], None);
@@ -700,42 +938,79 @@ mod tests {
         let d = data(&s, 3, 13);
         assert_eq!(m.check_input(&d.input()), Ok(3));
         let err = |e: &Data| m.check_input(&e.input()).unwrap_err().to_string();
-        let base = || Data { x: d.x.clone(), adj: d.adj.clone(), mask: d.mask.clone(), market: d.market.clone() };
+        let base = || Data {
+            x: d.x.clone(),
+            adj: d.adj.clone(),
+            mask: d.mask.clone(),
+            market: d.market.clone(),
+        };
 
         let mut e = base();
         e.mask.pop();
         assert!(err(&e).contains("not a multiple of nodes"), "{}", err(&e));
         let mut e = base();
         e.x.pop();
-        assert!(err(&e).contains("x has 44 values, expected 45"), "{}", err(&e));
+        assert!(
+            err(&e).contains("x has 44 values, expected 45"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.adj.push(0.0);
-        assert!(err(&e).starts_with("graph input: adj has 76"), "{}", err(&e));
+        assert!(
+            err(&e).starts_with("graph input: adj has 76"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.market.push(0.0);
-        assert!(err(&e).starts_with("graph input: market has 7"), "{}", err(&e));
+        assert!(
+            err(&e).starts_with("graph input: market has 7"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.mask[7] = 0.5;
-        assert!(err(&e).contains("mask[7] (sample 1, node 2)"), "{}", err(&e));
+        assert!(
+            err(&e).contains("mask[7] (sample 1, node 2)"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.mask[8] = f64::NAN;
         assert!(err(&e).contains("mask[8]"), "{}", err(&e));
         let mut e = base();
         e.x[20] = f64::NAN;
         e.x[30] = f64::NAN;
-        assert!(err(&e).contains("x[20] (sample 1, node 1, feature 2) = NaN"), "{}", err(&e));
+        assert!(
+            err(&e).contains("x[20] (sample 1, node 1, feature 2) = NaN"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.adj[26] = -0.1;
-        assert!(err(&e).contains("adj[26] (sample 1, edge 0 → 1)"), "{}", err(&e));
+        assert!(
+            err(&e).contains("adj[26] (sample 1, edge 0 → 1)"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.adj[27] = f64::INFINITY;
         assert!(err(&e).contains("adj[27]"), "{}", err(&e));
         let mut e = base();
         e.adj[25 + 2 * 6] = 0.5;
-        assert!(err(&e).contains("adj[37] (sample 1, diagonal entry of node 2)"), "{}", err(&e));
+        assert!(
+            err(&e).contains("adj[37] (sample 1, diagonal entry of node 2)"),
+            "{}",
+            err(&e)
+        );
         let mut e = base();
         e.market[3] = f64::NEG_INFINITY;
-        assert!(err(&e).contains("market[3] (sample 1, feature 1)"), "{}", err(&e));
+        assert!(
+            err(&e).contains("market[3] (sample 1, feature 1)"),
+            "{}",
+            err(&e)
+        );
 
         for bad in [
             GraphSpec { nodes: 0, ..s },
@@ -745,7 +1020,10 @@ mod tests {
             GraphSpec { classes: 1, ..s },
             GraphSpec { dropout: 1.0, ..s },
             GraphSpec { dropout: -0.1, ..s },
-            GraphSpec { dropout: f64::NAN, ..s },
+            GraphSpec {
+                dropout: f64::NAN,
+                ..s
+            },
         ] {
             assert!(GraphModel::new(bad).is_err(), "{bad:?}");
         }
@@ -764,7 +1042,12 @@ mod tests {
         let a = logits(&m, &p64, &d.input(), &rows, ctx);
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let (x, adj, mask, market) = (to32(&d.x), to32(&d.adj), to32(&d.mask), to32(&d.market));
-        let x32 = GraphInput { x: &x, adj: &adj, mask: &mask, market: &market };
+        let x32 = GraphInput {
+            x: &x,
+            adj: &adj,
+            mask: &mask,
+            market: &market,
+        };
         let mut b = vec![0.0f32; rows.len() * s.classes];
         Model::<f32>::forward(&m, &p32, &x32, &rows, ctx, &mut b);
         for (u, v) in a.iter().zip(&b) {
@@ -784,9 +1067,21 @@ mod tests {
             let p: Vec<f64> = m.init(17);
             let rows = [7, 2, 0, 5, 3];
             let labels = [0u32, 2, 1, 1, 0];
-            let r = check_model(&m, &p, &d.input(), &rows, &labels, &[0.5, 2.0, 1.0], 1e-5, 1e-6);
+            let r = check_model(
+                &m,
+                &p,
+                &d.input(),
+                &rows,
+                &labels,
+                &[0.5, 2.0, 1.0],
+                1e-5,
+                1e-6,
+            );
             assert_eq!(r.checked, Model::<f64>::n_params(&m));
-            assert!(r.max_rel_dropout_on < 1e-6 && r.max_rel_dropout_off < 1e-6, "{r:?}");
+            assert!(
+                r.max_rel_dropout_on < 1e-6 && r.max_rel_dropout_off < 1e-6,
+                "{r:?}"
+            );
         }
     }
 
@@ -801,7 +1096,8 @@ mod tests {
     pub(super) fn synthetic(s: &GraphSpec, samples: usize, seed: u64) -> Synthetic {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (n, f, g) = (s.nodes, s.features, s.market);
-        let (mut x, mut adj, mut mask, mut market, mut y) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut x, mut adj, mut mask, mut market, mut y) =
+            (vec![], vec![], vec![], vec![], vec![]);
         let mut pa = vec![0.0f64; n * n];
         for _ in 0..samples {
             let mut a = vec![0.0f64; n * n];
@@ -812,7 +1108,9 @@ mod tests {
                     }
                 }
             }
-            let m: Vec<f64> = (0..n).map(|_| if rng.random_bool(0.15) { 0.0 } else { 1.0 }).collect();
+            let m: Vec<f64> = (0..n)
+                .map(|_| if rng.random_bool(0.15) { 0.0 } else { 1.0 })
+                .collect();
             mean_adjacency_one(&a, &m, &mut pa);
             let z: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
             let homophily = rng.random_bool(0.5);
@@ -820,10 +1118,14 @@ mod tests {
             let mk: Vec<f64> = (0..g).map(|_| rng.random_range(-1.0..1.0)).collect();
             // Standardised over the present nodes, so the values alone (mean, spread) say
             // nothing about the class: only their arrangement on the graph does.
-            let v0: Vec<f64> = (0..n).map(|i| z[i] + sign * (0..n).map(|j| pa[i * n + j] * z[j]).sum::<f64>()).collect();
+            let v0: Vec<f64> = (0..n)
+                .map(|i| z[i] + sign * (0..n).map(|j| pa[i * n + j] * z[j]).sum::<f64>())
+                .collect();
             let cnt = m.iter().sum::<f64>().max(1.0);
             let mean = (0..n).map(|i| m[i] * v0[i]).sum::<f64>() / cnt;
-            let sd = ((0..n).map(|i| m[i] * (v0[i] - mean).powi(2)).sum::<f64>() / cnt).sqrt().max(1e-9);
+            let sd = ((0..n).map(|i| m[i] * (v0[i] - mean).powi(2)).sum::<f64>() / cnt)
+                .sqrt()
+                .max(1e-9);
             for i in 0..n {
                 for q in 0..f {
                     let v = if m[i] == 0.0 {
@@ -846,28 +1148,77 @@ mod tests {
 
     #[test]
     fn learns_a_graph_dependent_task_deterministically() {
-        use crate::nn::train::{train, macro_f1, predict_proba, argmax, TrainConfig};
-        let s = GraphSpec { nodes: 13, features: 3, market: 2, hidden: 16, readout: 16, classes: 3, dropout: 0.1 };
+        use crate::nn::train::{argmax, macro_f1, predict_proba, train, TrainConfig};
+        let s = GraphSpec {
+            nodes: 13,
+            features: 3,
+            market: 2,
+            hidden: 16,
+            readout: 16,
+            classes: 3,
+            dropout: 0.1,
+        };
         let m = GraphModel::new(s).unwrap();
         let (tx, ta, tm, tg, ty) = synthetic(&s, 2000, 1);
         let (vx, va, vm, vg, vy) = synthetic(&s, 500, 2);
-        let tin = GraphInput { x: &tx, adj: &ta, mask: &tm, market: &tg };
-        let vin = GraphInput { x: &vx, adj: &va, mask: &vm, market: &vg };
+        let tin = GraphInput {
+            x: &tx,
+            adj: &ta,
+            mask: &tm,
+            market: &tg,
+        };
+        let vin = GraphInput {
+            x: &vx,
+            adj: &va,
+            mask: &vm,
+            market: &vg,
+        };
         assert_eq!(m.check_input(&tin), Ok(2000));
         assert_eq!(m.check_input(&vin), Ok(500));
-        let cfg = TrainConfig { lr: 3e-3, max_epochs: 40, patience: 0, batch_size: 32, seed: 5, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            lr: 3e-3,
+            max_epochs: 40,
+            patience: 0,
+            batch_size: 32,
+            seed: 5,
+            ..TrainConfig::default()
+        };
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| train(&m, Model::<f32>::init(&m, 5), &tin, &ty, &vin, &vy, &cfg, &mut |_| true).unwrap())
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                train(
+                    &m,
+                    Model::<f32>::init(&m, 5),
+                    &tin,
+                    &ty,
+                    &vin,
+                    &vy,
+                    &cfg,
+                    &mut |_| true,
+                )
+                .unwrap()
+            })
         };
         let one = run(1);
         let four = run(4);
         assert_eq!(one.params, four.params, "1 and 4 threads differ");
-        assert_eq!(one.history.iter().map(|h| h.train_loss).collect::<Vec<_>>(), four.history.iter().map(|h| h.train_loss).collect::<Vec<_>>());
+        assert_eq!(
+            one.history.iter().map(|h| h.train_loss).collect::<Vec<_>>(),
+            four.history
+                .iter()
+                .map(|h| h.train_loss)
+                .collect::<Vec<_>>()
+        );
         let probs = predict_proba(&m, &one.params, &vin);
         let pred: Vec<u32> = probs.chunks_exact(3).map(argmax).collect();
         let f1 = macro_f1(&vy, &pred, 3);
-        eprintln!("graph synthetic: val macro-F1 {f1:.3} (best epoch {}, reported {:.3})", one.best_epoch, one.best_val_macro_f1);
+        eprintln!(
+            "graph synthetic: val macro-F1 {f1:.3} (best epoch {}, reported {:.3})",
+            one.best_epoch, one.best_val_macro_f1
+        );
         assert!((f1 - one.best_val_macro_f1).abs() < 1e-12);
         assert!(f1 > 0.8, "val macro-F1 {f1}");
 
@@ -876,8 +1227,25 @@ mod tests {
         let (ta0, va0) = (vec![0.0f32; ta.len()], vec![0.0f32; va.len()]);
         let tin0 = GraphInput { adj: &ta0, ..tin };
         let vin0 = GraphInput { adj: &va0, ..vin };
-        let blind = train(&m, Model::<f32>::init(&m, 5), &tin0, &ty, &vin0, &vy, &cfg, &mut |_| true).unwrap();
-        eprintln!("graph synthetic without edges: val macro-F1 {:.3}", blind.best_val_macro_f1);
-        assert!(blind.best_val_macro_f1 < 0.75, "task leaks: {}", blind.best_val_macro_f1);
+        let blind = train(
+            &m,
+            Model::<f32>::init(&m, 5),
+            &tin0,
+            &ty,
+            &vin0,
+            &vy,
+            &cfg,
+            &mut |_| true,
+        )
+        .unwrap();
+        eprintln!(
+            "graph synthetic without edges: val macro-F1 {:.3}",
+            blind.best_val_macro_f1
+        );
+        assert!(
+            blind.best_val_macro_f1 < 0.75,
+            "task leaks: {}",
+            blind.best_val_macro_f1
+        );
     }
 }

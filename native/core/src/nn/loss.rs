@@ -40,7 +40,11 @@ pub fn softmax_cross_entropy<T: Real>(
 ) -> f64 {
     debug_assert!(denom > 0.0);
     let mut total = 0.0f64;
-    for ((z, &y), d) in logits.chunks_exact(k).zip(labels).zip(dlogits.chunks_exact_mut(k)) {
+    for ((z, &y), d) in logits
+        .chunks_exact(k)
+        .zip(labels)
+        .zip(dlogits.chunks_exact_mut(k))
+    {
         let y = y as usize;
         let m = z.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
         let mut s = T::zero();
@@ -112,7 +116,9 @@ mod tests {
         let mut d = vec![0.0; n * k];
         weighted_mean_cross_entropy(&logits, &labels, k, &w, &mut d);
         let mut scratch = vec![0.0; n * k];
-        let num = numeric_grad(&logits, 1e-5, |z| weighted_mean_cross_entropy(z, &labels, k, &w, &mut scratch));
+        let num = numeric_grad(&logits, 1e-5, |z| {
+            weighted_mean_cross_entropy(z, &labels, k, &w, &mut scratch)
+        });
         assert_grad_close("ce dlogits", &d, &num, 1e-7);
     }
 
@@ -129,7 +135,14 @@ mod tests {
         let mut parts = vec![0.0; n * k];
         let mut lp = 0.0;
         for s in [0..3, 3..5, 5..7] {
-            lp += softmax_cross_entropy(&logits[s.start * k..s.end * k], &labels[s.clone()], k, &w, denom, &mut parts[s.start * k..s.end * k]);
+            lp += softmax_cross_entropy(
+                &logits[s.start * k..s.end * k],
+                &labels[s.clone()],
+                k,
+                &w,
+                denom,
+                &mut parts[s.start * k..s.end * k],
+            );
         }
         assert!((l - lp).abs() < 1e-14);
         assert_eq!(full, parts);

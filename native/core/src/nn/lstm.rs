@@ -81,11 +81,22 @@ impl Lstm {
 
     /// Forward over time-major `x [T, B, I]` (taken by value and kept in the cache). The
     /// hidden states are `cache.h [T, B, H]`.
-    pub fn forward_tm<T: Real>(&self, w: &[T], r: &[T], b: &[T], x: Vec<T>, batch: usize, steps: usize) -> LstmCache<T> {
+    pub fn forward_tm<T: Real>(
+        &self,
+        w: &[T],
+        r: &[T],
+        b: &[T],
+        x: Vec<T>,
+        batch: usize,
+        steps: usize,
+    ) -> LstmCache<T> {
         let (i_sz, h) = (self.input, self.hidden);
         let g4 = 4 * h;
         assert!(x.len() == steps * batch * i_sz, "lstm: input length");
-        assert!(w.len() == g4 * i_sz && r.len() == g4 * h && b.len() == g4, "lstm: parameter lengths");
+        assert!(
+            w.len() == g4 * i_sz && r.len() == g4 * h && b.len() == g4,
+            "lstm: parameter lengths"
+        );
         let bh = batch * h;
         // Every row starts as the bias (the GEMMs below accumulate onto it).
         let mut gates = Vec::with_capacity(steps * batch * g4);
@@ -96,18 +107,60 @@ impl Lstm {
         let mut tc = vec![T::zero(); steps * bh];
         let mut hs = vec![T::zero(); steps * bh];
         // Input projection of every step at once.
-        T::gemm(steps * batch, i_sz, g4, T::one(), &x, false, w, true, T::one(), &mut gates);
+        T::gemm(
+            steps * batch,
+            i_sz,
+            g4,
+            T::one(),
+            &x,
+            false,
+            w,
+            true,
+            T::one(),
+            &mut gates,
+        );
         for t in 0..steps {
             let gt = &mut gates[t * batch * g4..(t + 1) * batch * g4];
             let (h_prev, h_rest) = hs.split_at_mut(t * bh);
             let (c_prev, c_rest) = c.split_at_mut(t * bh);
             if t > 0 {
-                T::gemm(batch, h, g4, T::one(), &h_prev[(t - 1) * bh..], false, r, true, T::one(), gt);
+                T::gemm(
+                    batch,
+                    h,
+                    g4,
+                    T::one(),
+                    &h_prev[(t - 1) * bh..],
+                    false,
+                    r,
+                    true,
+                    T::one(),
+                    gt,
+                );
             }
-            let c_prev = if t > 0 { Some(&c_prev[(t - 1) * bh..]) } else { None };
-            cell_forward(gt, c_prev, &mut c_rest[..bh], &mut tc[t * bh..(t + 1) * bh], &mut h_rest[..bh], batch, h);
+            let c_prev = if t > 0 {
+                Some(&c_prev[(t - 1) * bh..])
+            } else {
+                None
+            };
+            cell_forward(
+                gt,
+                c_prev,
+                &mut c_rest[..bh],
+                &mut tc[t * bh..(t + 1) * bh],
+                &mut h_rest[..bh],
+                batch,
+                h,
+            );
         }
-        LstmCache { batch, steps, x, gates, c, tc, h: hs }
+        LstmCache {
+            batch,
+            steps,
+            x,
+            gates,
+            c,
+            tc,
+            h: hs,
+        }
     }
 
     /// Backward through time. `dh [T, B, H]` is `∂L/∂h_t` from outside the layer for every
@@ -134,7 +187,11 @@ impl Lstm {
         let mut dh_rec = vec![T::zero(); bh];
         let mut dc = vec![T::zero(); bh];
         for t in (0..steps).rev() {
-            let c_prev = if t > 0 { Some(&cache.c[(t - 1) * bh..t * bh]) } else { None };
+            let c_prev = if t > 0 {
+                Some(&cache.c[(t - 1) * bh..t * bh])
+            } else {
+                None
+            };
             let dgt = &mut dgates[t * batch * g4..(t + 1) * batch * g4];
             cell_backward(
                 &cache.gates[t * batch * g4..(t + 1) * batch * g4],
@@ -149,24 +206,84 @@ impl Lstm {
             );
             if t > 0 {
                 // ∂L/∂h_{t−1} through the recurrence: dgates_t [B, 4H] · R [4H, H].
-                T::gemm(batch, g4, h, T::one(), dgt, false, r, false, T::zero(), &mut dh_rec);
+                T::gemm(
+                    batch,
+                    g4,
+                    h,
+                    T::one(),
+                    dgt,
+                    false,
+                    r,
+                    false,
+                    T::zero(),
+                    &mut dh_rec,
+                );
             }
         }
         let n = steps * batch;
-        T::gemm(g4, n, i_sz, T::one(), &dgates, true, &cache.x, false, T::one(), dw);
+        T::gemm(
+            g4,
+            n,
+            i_sz,
+            T::one(),
+            &dgates,
+            true,
+            &cache.x,
+            false,
+            T::one(),
+            dw,
+        );
         if steps > 1 {
-            T::gemm(g4, (steps - 1) * batch, h, T::one(), &dgates[batch * g4..], true, &cache.h, false, T::one(), dr);
+            T::gemm(
+                g4,
+                (steps - 1) * batch,
+                h,
+                T::one(),
+                &dgates[batch * g4..],
+                true,
+                &cache.h,
+                false,
+                T::one(),
+                dr,
+            );
         }
         super::dense::add_column_sums(&dgates, g4, db);
         if let Some(dx) = dx {
-            T::gemm(n, g4, i_sz, T::one(), &dgates, false, w, false, T::zero(), dx);
+            T::gemm(
+                n,
+                g4,
+                i_sz,
+                T::one(),
+                &dgates,
+                false,
+                w,
+                false,
+                T::zero(),
+                dx,
+            );
         }
     }
 
     /// Batch-major forward: `x [B, T, I]` → hidden states `h_out [B, T, H]`.
     #[allow(clippy::too_many_arguments)]
-    pub fn forward<T: Real>(&self, w: &[T], r: &[T], b: &[T], x: &[T], batch: usize, steps: usize, h_out: &mut [T]) -> LstmCache<T> {
-        let cache = self.forward_tm(w, r, b, to_time_major(x, batch, steps, self.input), batch, steps);
+    pub fn forward<T: Real>(
+        &self,
+        w: &[T],
+        r: &[T],
+        b: &[T],
+        x: &[T],
+        batch: usize,
+        steps: usize,
+        h_out: &mut [T],
+    ) -> LstmCache<T> {
+        let cache = self.forward_tm(
+            w,
+            r,
+            b,
+            to_time_major(x, batch, steps, self.input),
+            batch,
+            steps,
+        );
         to_batch_major(&cache.h, batch, steps, self.hidden, h_out);
         cache
     }
@@ -199,7 +316,15 @@ impl Lstm {
 
 /// Gate nonlinearities and state update of one step for the whole batch. `gt [B, 4H]` holds
 /// pre-activations on entry and activated gates on exit.
-fn cell_forward<T: Real>(gt: &mut [T], c_prev: Option<&[T]>, c: &mut [T], tc: &mut [T], h_out: &mut [T], batch: usize, h: usize) {
+fn cell_forward<T: Real>(
+    gt: &mut [T],
+    c_prev: Option<&[T]>,
+    c: &mut [T],
+    tc: &mut [T],
+    h_out: &mut [T],
+    batch: usize,
+    h: usize,
+) {
     for bi in 0..batch {
         let g = &mut gt[bi * 4 * h..(bi + 1) * 4 * h];
         let (ifo, gg) = g.split_at_mut(3 * h);
@@ -248,7 +373,11 @@ fn cell_backward<T: Real>(
 ) {
     let one = T::one();
     // c_{−1} = 0: the forget gate gets no gradient at the first step.
-    let zeros = if c_prev.is_none() { vec![T::zero(); h] } else { Vec::new() };
+    let zeros = if c_prev.is_none() {
+        vec![T::zero(); h]
+    } else {
+        Vec::new()
+    };
     for bi in 0..batch {
         let g = &gates[bi * 4 * h..(bi + 1) * 4 * h];
         let d = &mut dgt[bi * 4 * h..(bi + 1) * 4 * h];
@@ -285,7 +414,15 @@ mod tests {
     const TOL: f64 = 1e-6;
 
     /// Straightforward per-sample, per-step reference of the equations in docs/neural.md.
-    fn reference(l: Lstm, w: &[f64], r: &[f64], b: &[f64], x: &[f64], batch: usize, steps: usize) -> Vec<f64> {
+    fn reference(
+        l: Lstm,
+        w: &[f64],
+        r: &[f64],
+        b: &[f64],
+        x: &[f64],
+        batch: usize,
+        steps: usize,
+    ) -> Vec<f64> {
         let (ni, h) = (l.input, l.hidden);
         let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
         let mut out = vec![0.0; batch * steps * h];
@@ -295,12 +432,19 @@ mod tests {
                 let xt = &x[(s * steps + t) * ni..][..ni];
                 let pre = |gate: usize, j: usize| {
                     let row = gate * h + j;
-                    b[row] + (0..ni).map(|k| w[row * ni + k] * xt[k]).sum::<f64>() + (0..h).map(|k| r[row * h + k] * hp[k]).sum::<f64>()
+                    b[row]
+                        + (0..ni).map(|k| w[row * ni + k] * xt[k]).sum::<f64>()
+                        + (0..h).map(|k| r[row * h + k] * hp[k]).sum::<f64>()
                 };
                 let mut hn = vec![0.0; h];
                 let mut cn = vec![0.0; h];
                 for j in 0..h {
-                    let (i, o, f, g) = (sig(pre(0, j)), sig(pre(1, j)), sig(pre(2, j)), pre(3, j).tanh());
+                    let (i, o, f, g) = (
+                        sig(pre(0, j)),
+                        sig(pre(1, j)),
+                        sig(pre(2, j)),
+                        pre(3, j).tanh(),
+                    );
                     cn[j] = f * cp[j] + i * g;
                     hn[j] = o * cn[j].tanh();
                 }
@@ -314,7 +458,10 @@ mod tests {
 
     #[test]
     fn forward_matches_reference_equations() {
-        let l = Lstm { input: 3, hidden: 4 };
+        let l = Lstm {
+            input: 3,
+            hidden: 4,
+        };
         let (batch, steps) = (2, 5);
         let w = seeded_vec(1, 16 * 3, 0.6);
         let r = seeded_vec(2, 16 * 4, 0.6);
@@ -332,7 +479,10 @@ mod tests {
     /// against central differences (relative error ≤ 1e-6, ε = 1e-5).
     #[test]
     fn bptt_gradients_match_central_differences() {
-        let l = Lstm { input: 3, hidden: 4 };
+        let l = Lstm {
+            input: 3,
+            hidden: 4,
+        };
         let (batch, steps) = (3, 6);
         let w = seeded_vec(11, 16 * 3, 0.7);
         let r = seeded_vec(12, 16 * 4, 0.7);
@@ -348,17 +498,49 @@ mod tests {
         let cache = l.forward(&w, &r, &b, &x, batch, steps, &mut h);
         let mut dx = vec![0.0; x.len()];
         let (mut dw, mut dr, mut db) = (vec![0.0; w.len()], vec![0.0; r.len()], vec![0.0; b.len()]);
-        l.backward(&w, &r, &cache, &proj, Some(&mut dx), &mut dw, &mut dr, &mut db);
-        assert_grad_close("lstm dx", &dx, &numeric_grad(&x, EPS, |x| loss(&w, &r, &b, x)), TOL);
-        assert_grad_close("lstm dW", &dw, &numeric_grad(&w, EPS, |w| loss(w, &r, &b, &x)), TOL);
-        assert_grad_close("lstm dR", &dr, &numeric_grad(&r, EPS, |r| loss(&w, r, &b, &x)), TOL);
-        assert_grad_close("lstm db", &db, &numeric_grad(&b, EPS, |b| loss(&w, &r, b, &x)), TOL);
+        l.backward(
+            &w,
+            &r,
+            &cache,
+            &proj,
+            Some(&mut dx),
+            &mut dw,
+            &mut dr,
+            &mut db,
+        );
+        assert_grad_close(
+            "lstm dx",
+            &dx,
+            &numeric_grad(&x, EPS, |x| loss(&w, &r, &b, x)),
+            TOL,
+        );
+        assert_grad_close(
+            "lstm dW",
+            &dw,
+            &numeric_grad(&w, EPS, |w| loss(w, &r, &b, &x)),
+            TOL,
+        );
+        assert_grad_close(
+            "lstm dR",
+            &dr,
+            &numeric_grad(&r, EPS, |r| loss(&w, r, &b, &x)),
+            TOL,
+        );
+        assert_grad_close(
+            "lstm db",
+            &db,
+            &numeric_grad(&b, EPS, |b| loss(&w, &r, b, &x)),
+            TOL,
+        );
     }
 
     /// Only the last hidden state carries loss (the LSTM2 case), and gradients ADD.
     #[test]
     fn last_state_only_and_accumulation() {
-        let l = Lstm { input: 2, hidden: 3 };
+        let l = Lstm {
+            input: 2,
+            hidden: 3,
+        };
         let (batch, steps) = (2, 4);
         let w = seeded_vec(21, 12 * 2, 0.8);
         let r = seeded_vec(22, 12 * 3, 0.8);
@@ -368,7 +550,13 @@ mod tests {
         let loss = |w: &[f64], r: &[f64], x: &[f64]| {
             let mut h = vec![0.0; batch * steps * 3];
             l.forward(w, r, &b, x, batch, steps, &mut h);
-            (0..batch).map(|s| (0..3).map(|j| h[(s * steps + steps - 1) * 3 + j] * proj[s * 3 + j]).sum::<f64>()).sum::<f64>()
+            (0..batch)
+                .map(|s| {
+                    (0..3)
+                        .map(|j| h[(s * steps + steps - 1) * 3 + j] * proj[s * 3 + j])
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
         };
         let mut h = vec![0.0; batch * steps * 3];
         let cache = l.forward(&w, &r, &b, &x, batch, steps, &mut h);
@@ -378,16 +566,43 @@ mod tests {
         }
         let mut dx = vec![0.0; x.len()];
         let (mut dw, mut dr, mut db) = (vec![0.5; w.len()], vec![0.5; r.len()], vec![0.5; b.len()]);
-        l.backward(&w, &r, &cache, &dh, Some(&mut dx), &mut dw, &mut dr, &mut db);
+        l.backward(
+            &w,
+            &r,
+            &cache,
+            &dh,
+            Some(&mut dx),
+            &mut dw,
+            &mut dr,
+            &mut db,
+        );
         dw.iter_mut().chain(dr.iter_mut()).for_each(|v| *v -= 0.5);
-        assert_grad_close("lstm last dx", &dx, &numeric_grad(&x, EPS, |x| loss(&w, &r, x)), TOL);
-        assert_grad_close("lstm last dW", &dw, &numeric_grad(&w, EPS, |w| loss(w, &r, &x)), TOL);
-        assert_grad_close("lstm last dR", &dr, &numeric_grad(&r, EPS, |r| loss(&w, r, &x)), TOL);
+        assert_grad_close(
+            "lstm last dx",
+            &dx,
+            &numeric_grad(&x, EPS, |x| loss(&w, &r, x)),
+            TOL,
+        );
+        assert_grad_close(
+            "lstm last dW",
+            &dw,
+            &numeric_grad(&w, EPS, |w| loss(w, &r, &x)),
+            TOL,
+        );
+        assert_grad_close(
+            "lstm last dR",
+            &dr,
+            &numeric_grad(&r, EPS, |r| loss(&w, r, &x)),
+            TOL,
+        );
     }
 
     #[test]
     fn single_step_has_no_recurrent_gradient() {
-        let l = Lstm { input: 2, hidden: 2 };
+        let l = Lstm {
+            input: 2,
+            hidden: 2,
+        };
         let w = seeded_vec(31, 16, 0.5);
         let r = seeded_vec(32, 16, 0.5);
         let b = seeded_vec(33, 8, 0.5);

@@ -85,21 +85,62 @@ impl LstmModel {
             ("classes", spec.classes),
         ] {
             if v == 0 {
-                return Err(DataError::arg(format!("lstm model: {name} must be at least 1")));
+                return Err(DataError::arg(format!(
+                    "lstm model: {name} must be at least 1"
+                )));
             }
         }
         if spec.classes < 2 {
-            return Err(DataError::arg(format!("lstm model: classes must be at least 2, got {}", spec.classes)));
+            return Err(DataError::arg(format!(
+                "lstm model: classes must be at least 2, got {}",
+                spec.classes
+            )));
         }
         if !(0.0..1.0).contains(&spec.dropout) {
-            return Err(DataError::arg(format!("lstm model: dropout must be in [0, 1), got {}", spec.dropout)));
+            return Err(DataError::arg(format!(
+                "lstm model: dropout must be in [0, 1), got {}",
+                spec.dropout
+            )));
         }
-        let l1 = Lstm { input: spec.features, hidden: spec.hidden1 };
-        let l2 = Lstm { input: spec.hidden1, hidden: spec.hidden2 };
-        let mut m = LstmModel { spec, l1, l2, off: Offsets { w1: 0, r1: 0, b1: 0, q: 0, w2: 0, r2: 0, b2: 0, wo: 0, bo: 0, end: 0 } };
+        let l1 = Lstm {
+            input: spec.features,
+            hidden: spec.hidden1,
+        };
+        let l2 = Lstm {
+            input: spec.hidden1,
+            hidden: spec.hidden2,
+        };
+        let mut m = LstmModel {
+            spec,
+            l1,
+            l2,
+            off: Offsets {
+                w1: 0,
+                r1: 0,
+                b1: 0,
+                q: 0,
+                w2: 0,
+                r2: 0,
+                b2: 0,
+                wo: 0,
+                bo: 0,
+                end: 0,
+            },
+        };
         let lay = m.layout_vec();
         let o = |i: usize| lay[i].offset;
-        m.off = Offsets { w1: o(0), r1: o(1), b1: o(2), q: o(3), w2: o(4), r2: o(5), b2: o(6), wo: o(7), bo: o(8), end: o(8) + lay[8].len() };
+        m.off = Offsets {
+            w1: o(0),
+            r1: o(1),
+            b1: o(2),
+            q: o(3),
+            w2: o(4),
+            r2: o(5),
+            b2: o(6),
+            wo: o(7),
+            bo: o(8),
+            end: o(8) + lay[8].len(),
+        };
         Ok(m)
     }
 
@@ -127,7 +168,12 @@ impl LstmModel {
     }
 
     fn layout_vec(&self) -> Vec<ParamTensor> {
-        let (f, h1, h2, k) = (self.spec.features, self.spec.hidden1, self.spec.hidden2, self.spec.classes);
+        let (f, h1, h2, k) = (
+            self.spec.features,
+            self.spec.hidden1,
+            self.spec.hidden2,
+            self.spec.classes,
+        );
         layout_of(&[
             ("lstm1.W", &[4 * h1, f]),
             ("lstm1.R", &[4 * h1, h1]),
@@ -148,7 +194,10 @@ impl LstmModel {
         let n = x.len() / (t_n * f);
         let mut out = vec![T::zero(); t_n * b_n * f];
         for (bi, &row) in rows.iter().enumerate() {
-            assert!(row < n, "lstm model: sample {row} out of range ({n} samples)");
+            assert!(
+                row < n,
+                "lstm model: sample {row} out of range ({n} samples)"
+            );
             let src = &x[row * t_n * f..(row + 1) * t_n * f];
             for t in 0..t_n {
                 out[(t * b_n + bi) * f..][..f].copy_from_slice(&src[t * f..(t + 1) * f]);
@@ -162,7 +211,14 @@ impl LstmModel {
         let o = &self.off;
         let (t_n, h1) = (self.spec.window, self.spec.hidden1);
         let b_n = rows.len();
-        let c1 = self.l1.forward_tm(&p[o.w1..o.r1], &p[o.r1..o.b1], &p[o.b1..o.q], self.gather(x, rows), b_n, t_n);
+        let c1 = self.l1.forward_tm(
+            &p[o.w1..o.r1],
+            &p[o.r1..o.b1],
+            &p[o.b1..o.q],
+            self.gather(x, rows),
+            b_n,
+            t_n,
+        );
         let mut alpha = vec![T::zero(); b_n * t_n];
         let mut ht = vec![T::zero(); t_n * b_n * h1];
         attention::forward(&p[o.q..o.w2], &c1.h, b_n, t_n, h1, &mut ht, &mut alpha);
@@ -173,7 +229,10 @@ impl LstmModel {
     /// chunks in parallel.
     pub fn attention<T: Real>(&self, p: &[T], x: &LstmInput<T>, rows: &[usize]) -> Vec<T> {
         assert_eq!(p.len(), self.param_count(), "lstm model: parameter count");
-        let parts: Vec<Vec<T>> = rows.par_chunks(32).map(|rows| self.front(p, x.x, rows).1).collect();
+        let parts: Vec<Vec<T>> = rows
+            .par_chunks(32)
+            .map(|rows| self.front(p, x.x, rows).1)
+            .collect();
         parts.concat()
     }
 
@@ -233,41 +292,118 @@ impl<T: Real> Model<T> for LstmModel {
         self.init_params(seed)
     }
 
-    fn forward(&self, p: &[T], x: &Self::Input<'_>, rows: &[usize], dropout: Option<DropoutCtx>, logits: &mut [T]) -> Self::Cache {
+    fn forward(
+        &self,
+        p: &[T],
+        x: &Self::Input<'_>,
+        rows: &[usize],
+        dropout: Option<DropoutCtx>,
+        logits: &mut [T],
+    ) -> Self::Cache {
         assert_eq!(p.len(), self.off.end, "lstm model: parameter count");
         let o = &self.off;
         let (t_n, h2, k) = (self.spec.window, self.spec.hidden2, self.spec.classes);
         let b_n = rows.len();
         let (l1, alpha, ht) = self.front(p, x.x, rows);
-        let l2 = self.l2.forward_tm(&p[o.w2..o.r2], &p[o.r2..o.b2], &p[o.b2..o.wo], ht, b_n, t_n);
+        let l2 = self
+            .l2
+            .forward_tm(&p[o.w2..o.r2], &p[o.r2..o.b2], &p[o.b2..o.wo], ht, b_n, t_n);
         let mut z = l2.h_at(t_n - 1).to_vec();
         let mask = dropout::forward(dropout, rows, DROPOUT_SALT, self.spec.dropout, h2, &mut z);
         dense::forward(&z, &p[o.wo..o.bo], &p[o.bo..o.end], b_n, h2, k, logits);
-        LstmModelCache { l1, alpha, l2, z, mask }
+        LstmModelCache {
+            l1,
+            alpha,
+            l2,
+            z,
+            mask,
+        }
     }
 
-    fn backward(&self, p: &[T], _x: &Self::Input<'_>, rows: &[usize], cache: &Self::Cache, dlogits: &[T], grad: &mut [T]) {
+    fn backward(
+        &self,
+        p: &[T],
+        _x: &Self::Input<'_>,
+        rows: &[usize],
+        cache: &Self::Cache,
+        dlogits: &[T],
+        grad: &mut [T],
+    ) {
         let o = &self.off;
-        let (t_n, h1, h2, k) = (self.spec.window, self.spec.hidden1, self.spec.hidden2, self.spec.classes);
+        let (t_n, h1, h2, k) = (
+            self.spec.window,
+            self.spec.hidden1,
+            self.spec.hidden2,
+            self.spec.classes,
+        );
         let b_n = rows.len();
         let g = split_lens(
             &mut grad[..o.end],
-            &[o.r1 - o.w1, o.b1 - o.r1, o.q - o.b1, o.w2 - o.q, o.r2 - o.w2, o.b2 - o.r2, o.wo - o.b2, o.bo - o.wo, o.end - o.bo],
+            &[
+                o.r1 - o.w1,
+                o.b1 - o.r1,
+                o.q - o.b1,
+                o.w2 - o.q,
+                o.r2 - o.w2,
+                o.b2 - o.r2,
+                o.wo - o.b2,
+                o.bo - o.wo,
+                o.end - o.bo,
+            ],
         );
-        let [gw1, gr1, gb1, gq, gw2, gr2, gb2, gwo, gbo]: [&mut [T]; 9] = g.try_into().expect("nine tensors");
+        let [gw1, gr1, gb1, gq, gw2, gr2, gb2, gwo, gbo]: [&mut [T]; 9] =
+            g.try_into().expect("nine tensors");
 
         // Dense and dropout: the gradient reaches only LSTM2's last step.
         let mut dh2 = vec![T::zero(); t_n * b_n * h2];
         let dz = &mut dh2[(t_n - 1) * b_n * h2..];
-        dense::backward(&cache.z, &p[o.wo..o.bo], dlogits, b_n, h2, k, Some(&mut *dz), gwo, gbo);
+        dense::backward(
+            &cache.z,
+            &p[o.wo..o.bo],
+            dlogits,
+            b_n,
+            h2,
+            k,
+            Some(&mut *dz),
+            gwo,
+            gbo,
+        );
         dropout::backward(&cache.mask, dz);
 
         let mut dht = vec![T::zero(); t_n * b_n * h1];
-        self.l2.backward_tm(&p[o.w2..o.r2], &p[o.r2..o.b2], &cache.l2, &dh2, Some(&mut dht), gw2, gr2, gb2);
+        self.l2.backward_tm(
+            &p[o.w2..o.r2],
+            &p[o.r2..o.b2],
+            &cache.l2,
+            &dh2,
+            Some(&mut dht),
+            gw2,
+            gr2,
+            gb2,
+        );
         let mut dh1 = vec![T::zero(); t_n * b_n * h1];
-        attention::backward(&p[o.q..o.w2], &cache.l1.h, &cache.alpha, &dht, b_n, t_n, h1, &mut dh1, gq);
+        attention::backward(
+            &p[o.q..o.w2],
+            &cache.l1.h,
+            &cache.alpha,
+            &dht,
+            b_n,
+            t_n,
+            h1,
+            &mut dh1,
+            gq,
+        );
         // The input is data: no dx.
-        self.l1.backward_tm(&p[o.w1..o.r1], &p[o.r1..o.b1], &cache.l1, &dh1, None, gw1, gr1, gb1);
+        self.l1.backward_tm(
+            &p[o.w1..o.r1],
+            &p[o.r1..o.b1],
+            &cache.l1,
+            &dh1,
+            None,
+            gw1,
+            gr1,
+            gb1,
+        );
     }
 }
 
@@ -278,18 +414,55 @@ mod tests {
     use crate::nn::train::{macro_f1, predict_proba, train, TrainConfig};
 
     fn small_spec(dropout: f64) -> LstmSpec {
-        LstmSpec { features: 3, window: 5, hidden1: 4, hidden2: 3, classes: 3, dropout }
+        LstmSpec {
+            features: 3,
+            window: 5,
+            hidden1: 4,
+            hidden2: 3,
+            classes: 3,
+            dropout,
+        }
     }
 
     #[test]
     fn layout_follows_the_contract() {
-        let m = LstmModel::new(LstmSpec { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 4, dropout: 0.3 }).unwrap();
+        let m = LstmModel::new(LstmSpec {
+            features: 6,
+            window: 30,
+            hidden1: 64,
+            hidden2: 32,
+            classes: 4,
+            dropout: 0.3,
+        })
+        .unwrap();
         let lay = <LstmModel as Model<f32>>::layout(&m);
         let names: Vec<&str> = lay.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["lstm1.W", "lstm1.R", "lstm1.b", "attn.q", "lstm2.W", "lstm2.R", "lstm2.b", "out.W", "out.b"]);
+        assert_eq!(
+            names,
+            [
+                "lstm1.W", "lstm1.R", "lstm1.b", "attn.q", "lstm2.W", "lstm2.R", "lstm2.b",
+                "out.W", "out.b"
+            ]
+        );
         let shapes: Vec<Vec<usize>> = lay.iter().map(|t| t.shape.clone()).collect();
-        assert_eq!(shapes, vec![vec![256, 6], vec![256, 64], vec![256], vec![64], vec![128, 64], vec![128, 32], vec![128], vec![4, 32], vec![4]]);
-        assert_eq!(m.param_count(), 256 * 6 + 256 * 64 + 256 + 64 + 128 * 64 + 128 * 32 + 128 + 4 * 32 + 4);
+        assert_eq!(
+            shapes,
+            vec![
+                vec![256, 6],
+                vec![256, 64],
+                vec![256],
+                vec![64],
+                vec![128, 64],
+                vec![128, 32],
+                vec![128],
+                vec![4, 32],
+                vec![4]
+            ]
+        );
+        assert_eq!(
+            m.param_count(),
+            256 * 6 + 256 * 64 + 256 + 64 + 128 * 64 + 128 * 32 + 128 + 4 * 32 + 4
+        );
         assert_eq!(<LstmModel as Model<f32>>::n_params(&m), m.param_count());
         let p: Vec<f32> = m.init(3);
         assert_eq!(p.len(), m.param_count());
@@ -303,15 +476,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs_and_inputs() {
-        assert!(LstmModel::new(LstmSpec { hidden1: 0, ..small_spec(0.0) }).is_err());
-        assert!(LstmModel::new(LstmSpec { classes: 1, ..small_spec(0.0) }).is_err());
+        assert!(LstmModel::new(LstmSpec {
+            hidden1: 0,
+            ..small_spec(0.0)
+        })
+        .is_err());
+        assert!(LstmModel::new(LstmSpec {
+            classes: 1,
+            ..small_spec(0.0)
+        })
+        .is_err());
         assert!(LstmModel::new(small_spec(1.0)).is_err());
         assert!(LstmModel::new(small_spec(-0.1)).is_err());
         assert!(LstmModel::new(small_spec(f64::NAN)).is_err());
         let m = LstmModel::new(small_spec(0.2)).unwrap();
         assert!(m.input(&[0.0f32; 31]).is_err());
         let x = [0.0f32; 30];
-        assert_eq!(<LstmModel as Model<f32>>::n_samples(&m, &m.input(&x).unwrap()), 2);
+        assert_eq!(
+            <LstmModel as Model<f32>>::n_samples(&m, &m.input(&x).unwrap()),
+            2
+        );
     }
 
     /// The whole model against central differences (f64, ε = 1e-5, relative error ≤ 1e-6),
@@ -331,11 +515,28 @@ mod tests {
     /// The SPEC-sized model (more parameters than the full check): subset check.
     #[test]
     fn larger_model_gradient_check_on_subset() {
-        let m = LstmModel::new(LstmSpec { features: 4, window: 8, hidden1: 12, hidden2: 6, classes: 4, dropout: 0.3 }).unwrap();
+        let m = LstmModel::new(LstmSpec {
+            features: 4,
+            window: 8,
+            hidden1: 12,
+            hidden2: 6,
+            classes: 4,
+            dropout: 0.3,
+        })
+        .unwrap();
         let p: Vec<f64> = m.init(8).iter().map(|v: &f64| v * 2.0).collect();
         let x = seeded_vec(9, 6 * 8 * 4, 1.0);
         let input = m.input(&x).unwrap();
-        let rep = check_model(&m, &p, &input, &[0, 1, 2, 3, 4, 5], &[0, 1, 2, 3, 1, 0], &[], 1e-5, 1e-6);
+        let rep = check_model(
+            &m,
+            &p,
+            &input,
+            &[0, 1, 2, 3, 4, 5],
+            &[0, 1, 2, 3, 1, 0],
+            &[],
+            1e-5,
+            1e-6,
+        );
         assert!(rep.checked >= 200);
     }
 
@@ -343,7 +544,10 @@ mod tests {
     fn attention_output_and_inference_determinism() {
         let m = LstmModel::new(small_spec(0.5)).unwrap();
         let p: Vec<f32> = m.init(1);
-        let x: Vec<f32> = seeded_vec(2, 70 * 5 * 3, 1.0).into_iter().map(|v| v as f32).collect();
+        let x: Vec<f32> = seeded_vec(2, 70 * 5 * 3, 1.0)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
         let input = m.input(&x).unwrap();
         let rows: Vec<usize> = (0..70).collect();
         let a = m.attention(&p, &input, &rows);
@@ -361,7 +565,9 @@ mod tests {
         }
         let probs = predict_proba(&m, &p, &input);
         assert_eq!(probs.len(), 70 * 3);
-        assert!(probs.chunks(3).all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-5));
+        assert!(probs
+            .chunks(3)
+            .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-5));
     }
 
     /// Synthetic task: class = sign of the mean of channel 0 over the window (noisy input).
@@ -387,14 +593,49 @@ mod tests {
     }
 
     fn determinism_run(threads: usize) -> (Vec<f32>, Vec<(f64, f64, f64)>) {
-        let spec = LstmSpec { features: 3, window: 10, hidden1: 8, hidden2: 6, classes: 2, dropout: 0.3 };
+        let spec = LstmSpec {
+            features: 3,
+            window: 10,
+            hidden1: 8,
+            hidden2: 6,
+            classes: 2,
+            dropout: 0.3,
+        };
         let m = LstmModel::new(spec).unwrap();
         let (x, y) = synthetic(150, 1, 10, 3);
         let (vx, vy) = synthetic(40, 2, 10, 3);
-        let cfg = TrainConfig { max_epochs: 3, batch_size: 32, chunk: 8, lr: 3e-3, seed: 9, class_weights: vec![1.0, 1.3], ..TrainConfig::default() };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let out = pool.install(|| train(&m, m.init(9), &m.input(&x).unwrap(), &y, &m.input(&vx).unwrap(), &vy, &cfg, &mut |_| true)).unwrap();
-        let hist = out.history.iter().map(|r| (r.train_loss, r.val_loss, r.val_macro_f1)).collect();
+        let cfg = TrainConfig {
+            max_epochs: 3,
+            batch_size: 32,
+            chunk: 8,
+            lr: 3e-3,
+            seed: 9,
+            class_weights: vec![1.0, 1.3],
+            ..TrainConfig::default()
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let out = pool
+            .install(|| {
+                train(
+                    &m,
+                    m.init(9),
+                    &m.input(&x).unwrap(),
+                    &y,
+                    &m.input(&vx).unwrap(),
+                    &vy,
+                    &cfg,
+                    &mut |_| true,
+                )
+            })
+            .unwrap();
+        let hist = out
+            .history
+            .iter()
+            .map(|r| (r.train_loss, r.val_loss, r.val_macro_f1))
+            .collect();
         (out.params, hist)
     }
 
@@ -408,13 +649,40 @@ mod tests {
 
     #[test]
     fn learns_a_synthetic_task() {
-        let spec = LstmSpec { features: 2, window: 12, hidden1: 16, hidden2: 8, classes: 2, dropout: 0.2 };
+        let spec = LstmSpec {
+            features: 2,
+            window: 12,
+            hidden1: 16,
+            hidden2: 8,
+            classes: 2,
+            dropout: 0.2,
+        };
         let m = LstmModel::new(spec).unwrap();
         let (x, y) = synthetic(800, 11, 12, 2);
         let (vx, vy) = synthetic(200, 12, 12, 2);
-        let cfg = TrainConfig { max_epochs: 40, patience: 8, lr: 5e-3, seed: 1, ..TrainConfig::default() };
-        let out = train(&m, m.init(1), &m.input(&x).unwrap(), &y, &m.input(&vx).unwrap(), &vy, &cfg, &mut |_| true).unwrap();
-        assert!(out.best_val_macro_f1 > 0.9, "best val macro-F1 {}", out.best_val_macro_f1);
+        let cfg = TrainConfig {
+            max_epochs: 40,
+            patience: 8,
+            lr: 5e-3,
+            seed: 1,
+            ..TrainConfig::default()
+        };
+        let out = train(
+            &m,
+            m.init(1),
+            &m.input(&x).unwrap(),
+            &y,
+            &m.input(&vx).unwrap(),
+            &vy,
+            &cfg,
+            &mut |_| true,
+        )
+        .unwrap();
+        assert!(
+            out.best_val_macro_f1 > 0.9,
+            "best val macro-F1 {}",
+            out.best_val_macro_f1
+        );
         // The returned parameters are the best epoch's.
         let probs = predict_proba(&m, &out.params, &m.input(&vx).unwrap());
         let pred: Vec<u32> = probs.chunks(2).map(crate::nn::train::argmax).collect();
@@ -438,25 +706,63 @@ mod tests {
             }
             (x, y)
         };
-        let m = LstmModel::new(LstmSpec { features: 1, window: 16, hidden1: 16, hidden2: 8, classes: 2, dropout: 0.1 }).unwrap();
+        let m = LstmModel::new(LstmSpec {
+            features: 1,
+            window: 16,
+            hidden1: 16,
+            hidden2: 8,
+            classes: 2,
+            dropout: 0.1,
+        })
+        .unwrap();
         let (x, y) = gen(800, 21);
         let (vx, vy) = gen(200, 22);
-        let cfg = TrainConfig { max_epochs: 40, patience: 8, lr: 5e-3, seed: 3, ..TrainConfig::default() };
-        let out = train(&m, m.init(3), &m.input(&x).unwrap(), &y, &m.input(&vx).unwrap(), &vy, &cfg, &mut |_| true).unwrap();
-        assert!(out.best_val_macro_f1 > 0.9, "best val macro-F1 {}", out.best_val_macro_f1);
+        let cfg = TrainConfig {
+            max_epochs: 40,
+            patience: 8,
+            lr: 5e-3,
+            seed: 3,
+            ..TrainConfig::default()
+        };
+        let out = train(
+            &m,
+            m.init(3),
+            &m.input(&x).unwrap(),
+            &y,
+            &m.input(&vx).unwrap(),
+            &vy,
+            &cfg,
+            &mut |_| true,
+        )
+        .unwrap();
+        assert!(
+            out.best_val_macro_f1 > 0.9,
+            "best val macro-F1 {}",
+            out.best_val_macro_f1
+        );
     }
 
     /// The f32 path (fast tanh/sigmoid, f32 GEMMs) stays within 1e-5 of the f64 reference on
     /// the probabilities at the SPEC size — the budget of the ONNX parity tests.
     #[test]
     fn f32_forward_matches_f64() {
-        let spec = LstmSpec { features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 4, dropout: 0.3 };
+        let spec = LstmSpec {
+            features: 6,
+            window: 30,
+            hidden1: 64,
+            hidden2: 32,
+            classes: 4,
+            dropout: 0.3,
+        };
         let m = LstmModel::new(spec).unwrap();
         // Weights scaled up so gates saturate sometimes and both tanh branches are exercised.
         let p64: Vec<f64> = m.init(17).iter().map(|v: &f64| v * 4.0).collect();
         let p32: Vec<f32> = p64.iter().map(|&v| v as f32).collect();
         let p64: Vec<f64> = p32.iter().map(|&v| v as f64).collect();
-        let x32: Vec<f32> = seeded_vec(18, 40 * 30 * 6, 2.0).into_iter().map(|v| v as f32).collect();
+        let x32: Vec<f32> = seeded_vec(18, 40 * 30 * 6, 2.0)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
         let x64: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
         let rows: Vec<usize> = (0..40).collect();
         let mut l32 = vec![0.0f32; 40 * 4];
@@ -476,6 +782,9 @@ mod tests {
         assert!(worst < 1e-5, "max |p32 − p64| = {worst:e}");
         let a32 = m.attention(&p32, &m.input(&x32).unwrap(), &rows);
         let a64 = m.attention(&p64, &m.input(&x64).unwrap(), &rows);
-        assert!(a32.iter().zip(&a64).all(|(&u, &v)| (u as f64 - v).abs() < 1e-5));
+        assert!(a32
+            .iter()
+            .zip(&a64)
+            .all(|(&u, &v)| (u as f64 - v).abs() < 1e-5));
     }
 }

@@ -25,4 +25,6 @@ pub use graph_model::{GraphInput, GraphModel, GraphSpec};
 pub use lstm_model::{LstmInput, LstmModel, LstmSpec};
 pub use model::{layout_of, DropoutCtx, Model, ParamTensor};
 pub use real::Real;
-pub use train::{class_weights, macro_f1, predict_proba, train, EpochReport, TrainConfig, TrainOutcome};
+pub use train::{
+    class_weights, macro_f1, predict_proba, train, EpochReport, TrainConfig, TrainOutcome,
+};

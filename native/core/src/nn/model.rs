@@ -27,7 +27,11 @@ pub fn layout_of(tensors: &[(&str, &[usize])]) -> Vec<ParamTensor> {
     tensors
         .iter()
         .map(|(name, shape)| {
-            let t = ParamTensor { name: name.to_string(), shape: shape.to_vec(), offset };
+            let t = ParamTensor {
+                name: name.to_string(),
+                shape: shape.to_vec(),
+                offset,
+            };
             offset += t.len();
             t
         })

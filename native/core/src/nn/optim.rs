@@ -23,7 +23,16 @@ pub struct Adam<T> {
 impl<T: Real> Adam<T> {
     /// PyTorch defaults β1 0.9, β2 0.999, ε 1e-8.
     pub fn new(n_params: usize, lr: f64, weight_decay: f64) -> Self {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, m: vec![T::zero(); n_params], v: vec![T::zero(); n_params], t: 0 }
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            m: vec![T::zero(); n_params],
+            v: vec![T::zero(); n_params],
+            t: 0,
+        }
     }
 
     /// Number of steps taken.
@@ -33,7 +42,10 @@ impl<T: Real> Adam<T> {
 
     /// One update of `params` with `grad` (same length as at construction).
     pub fn step(&mut self, params: &mut [T], grad: &[T]) {
-        assert!(params.len() == self.m.len() && grad.len() == self.m.len(), "adam: length mismatch");
+        assert!(
+            params.len() == self.m.len() && grad.len() == self.m.len(),
+            "adam: length mismatch"
+        );
         self.t += 1;
         let t = self.t as i32;
         // PyTorch computes the bias corrections in double precision and applies them as
@@ -46,7 +58,12 @@ impl<T: Real> Adam<T> {
         let (omb1, omb2) = (T::from_f64(1.0 - self.beta1), T::from_f64(1.0 - self.beta2));
         let eps = T::from_f64(self.eps);
         let wd = T::from_f64(self.weight_decay);
-        for (((p, &g), m), v) in params.iter_mut().zip(grad).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+        for (((p, &g), m), v) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
+        {
             let g = g + wd * *p;
             *m = b1 * *m + omb1 * g;
             *v = b2 * *v + omb2 * g * g;
@@ -58,10 +75,13 @@ impl<T: Real> Adam<T> {
 
 /// L2 norm of the whole gradient, accumulated in f64 in index order (deterministic).
 pub fn grad_norm<T: Real>(grad: &[T]) -> f64 {
-    grad.iter().map(|&g| {
-        let g = g.to_f64();
-        g * g
-    }).sum::<f64>().sqrt()
+    grad.iter()
+        .map(|&g| {
+            let g = g.to_f64();
+            g * g
+        })
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// `clip_grad_norm_`: if the global norm exceeds `max_norm`, scales the gradient by
@@ -96,7 +116,12 @@ mod tests {
         for i in 0..3 {
             let gg = g[i] + wd * p0[i];
             want[i] = p0[i] - lr * gg / (gg.abs() + 1e-8);
-            assert!((p[i] - want[i]).abs() < 1e-12, "step1 {i}: {} vs {}", p[i], want[i]);
+            assert!(
+                (p[i] - want[i]).abs() < 1e-12,
+                "step1 {i}: {} vs {}",
+                p[i],
+                want[i]
+            );
         }
         // Second step: the moments and bias corrections written out.
         let p1 = p.clone();

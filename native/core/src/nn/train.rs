@@ -99,7 +99,16 @@ pub fn class_weights(y: &[u32], k: usize) -> Vec<f64> {
             counts[c as usize] += 1;
         }
     }
-    counts.iter().map(|&n| if n == 0 { 0.0 } else { y.len() as f64 / (k as f64 * n as f64) }).collect()
+    counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                0.0
+            } else {
+                y.len() as f64 / (k as f64 * n as f64)
+            }
+        })
+        .collect()
 }
 
 /// Macro-averaged F1 over the classes present in `y ∪ pred` (sklearn's default labels):
@@ -142,7 +151,10 @@ pub fn argmax(v: &[f32]) -> u32 {
 }
 
 fn chunked_rows(n: usize) -> Vec<Vec<usize>> {
-    (0..n).step_by(EVAL_CHUNK).map(|s| (s..(s + EVAL_CHUNK).min(n)).collect()).collect()
+    (0..n)
+        .step_by(EVAL_CHUNK)
+        .map(|s| (s..(s + EVAL_CHUNK).min(n)).collect())
+        .collect()
 }
 
 /// Logits `[n, K]` of all samples in inference mode, computed over fixed chunks in parallel.
@@ -173,7 +185,13 @@ struct Eval {
     macro_f1: f64,
 }
 
-fn evaluate<M: Model<f32>>(model: &M, p: &[f32], x: &M::Input<'_>, y: &[u32], weights: &[f64]) -> Eval {
+fn evaluate<M: Model<f32>>(
+    model: &M,
+    p: &[f32],
+    x: &M::Input<'_>,
+    y: &[u32],
+    weights: &[f64],
+) -> Eval {
     let k = model.n_classes();
     let logits = predict_logits(model, p, x);
     let pred: Vec<u32> = logits.chunks_exact(k).map(argmax).collect();
@@ -185,7 +203,11 @@ fn evaluate<M: Model<f32>>(model: &M, p: &[f32], x: &M::Input<'_>, y: &[u32], we
         0.0
     };
     let correct = pred.iter().zip(y).filter(|(a, b)| a == b).count();
-    Eval { loss, accuracy: correct as f64 / y.len() as f64, macro_f1: macro_f1(y, &pred, k) }
+    Eval {
+        loss,
+        accuracy: correct as f64 / y.len() as f64,
+        macro_f1: macro_f1(y, &pred, k),
+    }
 }
 
 fn validate<M: Model<f32>>(
@@ -199,17 +221,26 @@ fn validate<M: Model<f32>>(
 ) -> Result<(), DataError> {
     let k = model.n_classes();
     if init.len() != model.n_params() {
-        return Err(DataError::arg(format!("initial parameters: expected {} values, got {}", model.n_params(), init.len())));
+        return Err(DataError::arg(format!(
+            "initial parameters: expected {} values, got {}",
+            model.n_params(),
+            init.len()
+        )));
     }
     let check_set = |what: &str, n: usize, y: &[u32]| -> Result<(), DataError> {
         if n == 0 {
             return Err(DataError::arg(format!("{what} set is empty")));
         }
         if y.len() != n {
-            return Err(DataError::arg(format!("{what} set: {n} samples but {} labels", y.len())));
+            return Err(DataError::arg(format!(
+                "{what} set: {n} samples but {} labels",
+                y.len()
+            )));
         }
         if let Some((i, &c)) = y.iter().enumerate().find(|(_, &c)| c as usize >= k) {
-            return Err(DataError::arg(format!("{what} label {c} at index {i} is out of range (model has {k} classes)")));
+            return Err(DataError::arg(format!(
+                "{what} label {c} at index {i} is out of range (model has {k} classes)"
+            )));
         }
         Ok(())
     };
@@ -217,20 +248,33 @@ fn validate<M: Model<f32>>(
     check_set("validation", model.n_samples(val_x), val_y)?;
     if !cfg.class_weights.is_empty() {
         if cfg.class_weights.len() != k {
-            return Err(DataError::arg(format!("class_weights: expected {k} values (one per class), got {}", cfg.class_weights.len())));
+            return Err(DataError::arg(format!(
+                "class_weights: expected {k} values (one per class), got {}",
+                cfg.class_weights.len()
+            )));
         }
         if cfg.class_weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-            return Err(DataError::arg("class_weights must be finite and non-negative"));
+            return Err(DataError::arg(
+                "class_weights must be finite and non-negative",
+            ));
         }
         if weight_sum(train_y, &cfg.class_weights) <= 0.0 {
-            return Err(DataError::arg("class_weights give every training sample weight 0"));
+            return Err(DataError::arg(
+                "class_weights give every training sample weight 0",
+            ));
         }
     }
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-        return Err(DataError::arg(format!("lr must be a positive number, got {}", cfg.lr)));
+        return Err(DataError::arg(format!(
+            "lr must be a positive number, got {}",
+            cfg.lr
+        )));
     }
     if !(cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0) {
-        return Err(DataError::arg(format!("weight_decay must be ≥ 0, got {}", cfg.weight_decay)));
+        return Err(DataError::arg(format!(
+            "weight_decay must be ≥ 0, got {}",
+            cfg.weight_decay
+        )));
     }
     if cfg.clip_norm.is_nan() {
         return Err(DataError::arg("clip_norm is NaN"));
@@ -251,7 +295,10 @@ fn validate<M: Model<f32>>(
 /// (which never use `u64::MAX` as a sample index).
 fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut key = [0u8; 32];
-    for (i, w) in [seed, epoch, u64::MAX, 0x0053_4855_4646_4C45].into_iter().enumerate() {
+    for (i, w) in [seed, epoch, u64::MAX, 0x0053_4855_4646_4C45]
+        .into_iter()
+        .enumerate()
+    {
         key[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
     let mut rng = ChaCha8Rng::from_seed(key);
@@ -309,7 +356,10 @@ pub fn train<M: Model<f32>>(
 
     for epoch in 1..=cfg.max_epochs {
         let t0 = Instant::now();
-        let ctx = DropoutCtx { seed: cfg.seed, epoch: epoch as u64 };
+        let ctx = DropoutCtx {
+            seed: cfg.seed,
+            epoch: epoch as u64,
+        };
         let order = epoch_order(n, cfg.seed, epoch as u64);
         let (mut loss_sum, mut weight_total) = (0.0f64, 0.0f64);
         for batch in order.chunks(cfg.batch_size) {
@@ -326,7 +376,9 @@ pub fn train<M: Model<f32>>(
                 .zip(labels.chunks(cfg.chunk))
                 .collect::<Vec<_>>()
                 .into_par_iter()
-                .map(|(rows, labels)| chunk_grad(model, p, train_x, rows, labels, weights, denom, ctx))
+                .map(|(rows, labels)| {
+                    chunk_grad(model, p, train_x, rows, labels, weights, denom, ctx)
+                })
                 .collect();
             grad.fill(0.0);
             let mut batch_loss = 0.0;
@@ -337,7 +389,9 @@ pub fn train<M: Model<f32>>(
                 }
             }
             if !batch_loss.is_finite() {
-                return Err(DataError::arg(format!("training diverged: non-finite loss in epoch {epoch} (try a lower lr)")));
+                return Err(DataError::arg(format!(
+                    "training diverged: non-finite loss in epoch {epoch} (try a lower lr)"
+                )));
             }
             loss_sum += batch_loss * denom;
             weight_total += denom;
@@ -353,7 +407,11 @@ pub fn train<M: Model<f32>>(
         }
         let report = EpochReport {
             epoch,
-            train_loss: if weight_total > 0.0 { loss_sum / weight_total } else { 0.0 },
+            train_loss: if weight_total > 0.0 {
+                loss_sum / weight_total
+            } else {
+                0.0
+            },
             val_loss: ev.loss,
             val_accuracy: ev.accuracy,
             val_macro_f1: ev.macro_f1,
@@ -371,7 +429,14 @@ pub fn train<M: Model<f32>>(
             break;
         }
     }
-    Ok(TrainOutcome { params: best_params, best_epoch, best_val_macro_f1: best_f1, history, stopped_early, cancelled })
+    Ok(TrainOutcome {
+        params: best_params,
+        best_epoch,
+        best_val_macro_f1: best_f1,
+        history,
+        stopped_early,
+        cancelled,
+    })
 }
 
 #[cfg(test)]
@@ -401,12 +466,38 @@ mod tests {
         fn init(&self, _seed: u64) -> Vec<T> {
             vec![T::zero(); self.k * (self.d + 1)]
         }
-        fn forward(&self, p: &[T], x: &&[T], rows: &[usize], _: Option<DropoutCtx>, logits: &mut [T]) -> Vec<T> {
-            let xs: Vec<T> = rows.iter().flat_map(|&r| x[r * self.d..(r + 1) * self.d].iter().copied()).collect();
-            dense::forward(&xs, &p[..self.k * self.d], &p[self.k * self.d..], rows.len(), self.d, self.k, logits);
+        fn forward(
+            &self,
+            p: &[T],
+            x: &&[T],
+            rows: &[usize],
+            _: Option<DropoutCtx>,
+            logits: &mut [T],
+        ) -> Vec<T> {
+            let xs: Vec<T> = rows
+                .iter()
+                .flat_map(|&r| x[r * self.d..(r + 1) * self.d].iter().copied())
+                .collect();
+            dense::forward(
+                &xs,
+                &p[..self.k * self.d],
+                &p[self.k * self.d..],
+                rows.len(),
+                self.d,
+                self.k,
+                logits,
+            );
             xs
         }
-        fn backward(&self, _p: &[T], _x: &&[T], rows: &[usize], xs: &Vec<T>, dl: &[T], grad: &mut [T]) {
+        fn backward(
+            &self,
+            _p: &[T],
+            _x: &&[T],
+            rows: &[usize],
+            xs: &Vec<T>,
+            dl: &[T],
+            grad: &mut [T],
+        ) {
             let (gw, gb) = grad.split_at_mut(self.k * self.d);
             dense::backward_params(xs, dl, rows.len(), self.d, self.k, gw, Some(gb));
         }
@@ -441,7 +532,9 @@ mod tests {
     #[test]
     fn balanced_class_weights() {
         let w = class_weights(&[0, 0, 0, 1], 3);
-        assert!((w[0] - 4.0 / 9.0).abs() < 1e-15 && (w[1] - 4.0 / 3.0).abs() < 1e-15 && w[2] == 0.0);
+        assert!(
+            (w[0] - 4.0 / 9.0).abs() < 1e-15 && (w[1] - 4.0 / 3.0).abs() < 1e-15 && w[2] == 0.0
+        );
     }
 
     #[test]
@@ -449,23 +542,45 @@ mod tests {
         let m = Linear { d: 2, k: 3 };
         let (x, y) = blobs(300, 1);
         let (vx, vy) = blobs(100, 2);
-        let cfg = TrainConfig { max_epochs: 15, lr: 0.05, patience: 0, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            max_epochs: 15,
+            lr: 0.05,
+            patience: 0,
+            ..TrainConfig::default()
+        };
         let mut seen = Vec::new();
-        let out = train(&m, m.init(0), &x.as_slice(), &y, &vx.as_slice(), &vy, &cfg, &mut |r| {
-            seen.push(r.epoch);
-            true
-        })
+        let out = train(
+            &m,
+            m.init(0),
+            &x.as_slice(),
+            &y,
+            &vx.as_slice(),
+            &vy,
+            &cfg,
+            &mut |r| {
+                seen.push(r.epoch);
+                true
+            },
+        )
         .unwrap();
         assert_eq!(seen, (1..=15).collect::<Vec<_>>());
         assert!(!out.stopped_early && !out.cancelled);
         assert!(out.best_val_macro_f1 > 0.9, "{}", out.best_val_macro_f1);
         let h = &out.history;
         assert!(h.last().unwrap().train_loss < h[0].train_loss);
-        let best = h.iter().map(|r| r.val_macro_f1).fold(f64::NEG_INFINITY, f64::max);
+        let best = h
+            .iter()
+            .map(|r| r.val_macro_f1)
+            .fold(f64::NEG_INFINITY, f64::max);
         assert_eq!(out.best_val_macro_f1, best);
         // Ties go to the earlier epoch.
-        assert_eq!(out.best_epoch, h.iter().find(|r| r.val_macro_f1 == best).unwrap().epoch);
-        assert!(h.iter().all(|r| r.best_epoch <= r.epoch && r.seconds >= 0.0));
+        assert_eq!(
+            out.best_epoch,
+            h.iter().find(|r| r.val_macro_f1 == best).unwrap().epoch
+        );
+        assert!(h
+            .iter()
+            .all(|r| r.best_epoch <= r.epoch && r.seconds >= 0.0));
     }
 
     #[test]
@@ -473,9 +588,24 @@ mod tests {
         let m = Linear { d: 2, k: 3 };
         let (x, y) = blobs(100, 3);
         // A learning rate so small the predictions never change: epoch 1 stays the best.
-        let cfg = TrainConfig { max_epochs: 50, patience: 3, lr: 1e-12, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            max_epochs: 50,
+            patience: 3,
+            lr: 1e-12,
+            ..TrainConfig::default()
+        };
         let init: Vec<f32> = vec![0.5, -0.2, 0.1, 0.3, -0.4, 0.2, 0.0, 0.1, -0.1];
-        let out = train(&m, init, &x.as_slice(), &y, &x.as_slice(), &y, &cfg, &mut |_| true).unwrap();
+        let out = train(
+            &m,
+            init,
+            &x.as_slice(),
+            &y,
+            &x.as_slice(),
+            &y,
+            &cfg,
+            &mut |_| true,
+        )
+        .unwrap();
         assert_eq!(out.history.len(), 4);
         assert!(out.stopped_early && !out.cancelled);
         assert_eq!(out.best_epoch, 1);
@@ -485,8 +615,22 @@ mod tests {
     fn callback_cancels() {
         let m = Linear { d: 2, k: 3 };
         let (x, y) = blobs(100, 4);
-        let cfg = TrainConfig { max_epochs: 50, lr: 0.05, ..TrainConfig::default() };
-        let out = train(&m, m.init(0), &x.as_slice(), &y, &x.as_slice(), &y, &cfg, &mut |r| r.epoch < 2).unwrap();
+        let cfg = TrainConfig {
+            max_epochs: 50,
+            lr: 0.05,
+            ..TrainConfig::default()
+        };
+        let out = train(
+            &m,
+            m.init(0),
+            &x.as_slice(),
+            &y,
+            &x.as_slice(),
+            &y,
+            &cfg,
+            &mut |r| r.epoch < 2,
+        )
+        .unwrap();
         assert_eq!(out.history.len(), 2);
         assert!(out.cancelled && !out.stopped_early);
         assert_eq!(out.params.len(), 9);
@@ -499,8 +643,25 @@ mod tests {
         let m = Linear { d: 2, k: 3 };
         let (x, y) = blobs(200, 5);
         let run = |chunk| {
-            let cfg = TrainConfig { max_epochs: 1, lr: 0.05, chunk, class_weights: vec![1.0, 2.0, 0.5], ..TrainConfig::default() };
-            train(&m, m.init(0), &x.as_slice(), &y, &x.as_slice(), &y, &cfg, &mut |_| true).unwrap().params
+            let cfg = TrainConfig {
+                max_epochs: 1,
+                lr: 0.05,
+                chunk,
+                class_weights: vec![1.0, 2.0, 0.5],
+                ..TrainConfig::default()
+            };
+            train(
+                &m,
+                m.init(0),
+                &x.as_slice(),
+                &y,
+                &x.as_slice(),
+                &y,
+                &cfg,
+                &mut |_| true,
+            )
+            .unwrap()
+            .params
         };
         let (a, b) = (run(1), run(64));
         for (u, v) in a.iter().zip(&b) {
@@ -514,10 +675,13 @@ mod tests {
         let (x, y) = blobs(20, 6);
         let xs = x.as_slice();
         let cfg = TrainConfig::default();
-        let err = |init: Vec<f32>, tx: &[f32], ty: &[u32], vx: &[f32], vy: &[u32], cfg: &TrainConfig| match train(&m, init, &tx, ty, &vx, vy, cfg, &mut |_| true) {
-            Err(DataError::BadArgument(msg)) => msg,
-            other => panic!("expected an error, got {other:?}"),
-        };
+        let err =
+            |init: Vec<f32>, tx: &[f32], ty: &[u32], vx: &[f32], vy: &[u32], cfg: &TrainConfig| {
+                match train(&m, init, &tx, ty, &vx, vy, cfg, &mut |_| true) {
+                    Err(DataError::BadArgument(msg)) => msg,
+                    other => panic!("expected an error, got {other:?}"),
+                }
+            };
         let init = || m.init(0);
         assert!(err(init(), xs, &y[..19], xs, &y, &cfg).contains("20 samples but 19 labels"));
         let mut bad = y.clone();
@@ -527,17 +691,35 @@ mod tests {
         assert!(err(init(), &[], &[], xs, &y, &cfg).contains("training set is empty"));
         assert!(err(init(), xs, &y, &[], &[], &cfg).contains("validation set is empty"));
         assert!(err(vec![0.0; 4], xs, &y, xs, &y, &cfg).contains("expected 9 values"));
-        let c = TrainConfig { class_weights: vec![1.0, 2.0], ..cfg.clone() };
+        let c = TrainConfig {
+            class_weights: vec![1.0, 2.0],
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("class_weights: expected 3"));
-        let c = TrainConfig { class_weights: vec![1.0, -2.0, 1.0], ..cfg.clone() };
+        let c = TrainConfig {
+            class_weights: vec![1.0, -2.0, 1.0],
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("non-negative"));
-        let c = TrainConfig { batch_size: 0, ..cfg.clone() };
+        let c = TrainConfig {
+            batch_size: 0,
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("batch_size"));
-        let c = TrainConfig { chunk: 0, ..cfg.clone() };
+        let c = TrainConfig {
+            chunk: 0,
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("chunk"));
-        let c = TrainConfig { lr: f64::NAN, ..cfg.clone() };
+        let c = TrainConfig {
+            lr: f64::NAN,
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("lr"));
-        let c = TrainConfig { max_epochs: 0, ..cfg.clone() };
+        let c = TrainConfig {
+            max_epochs: 0,
+            ..cfg.clone()
+        };
         assert!(err(init(), xs, &y, xs, &y, &c).contains("max_epochs"));
     }
 }
