@@ -4,23 +4,17 @@
 // parameters, a batch of inputs and the native forward's probabilities. Re-run only when the
 // export format changes on purpose: `node tools/golden-onnx.mjs` (after `npm run build`).
 import * as engine from '@regime/engine';
-import { exportGraphOnnx, exportLstmOnnx, metadataToProps } from '@regime/models';
+import { exportGraphOnnx, exportLstmOnnx, metadataToProps, mulberry32 } from '@regime/models';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'onnx');
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+const rng = (seed) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 
 const meta = (kind, featureNames, classNames, extra = {}) =>
   metadataToProps({

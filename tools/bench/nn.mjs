@@ -8,7 +8,7 @@
 // Native and ORT outputs are compared before anything is timed. Prints ONE JSON document on
 // stdout; progress on stderr. A benchmark, not a test: nothing here asserts a speed.
 import * as engine from '@regime/engine';
-import { exportGraphOnnx, exportLstmOnnx, metadataToProps, OnnxModel } from '@regime/models';
+import { exportGraphOnnx, exportLstmOnnx, metadataToProps, mulberry32, OnnxModel } from '@regime/models';
 import os from 'node:os';
 import { fail, log, median, sig } from './lib.mjs';
 
@@ -26,16 +26,10 @@ const TORCH = {
   ort_from_torch_batch64_windows_per_s: 26600,
 };
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+const rng = (seed) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 
 function lstmData(n, spec, seed) {
   const r = rng(seed);

@@ -3,21 +3,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as engine from '@regime/engine';
 import type { GraphNetSpec, LstmNetSpec } from '@regime/engine';
+import { mulberry32 } from '@regime/models';
 
 const lstm: LstmNetSpec = { kind: 'lstm', features: 6, window: 30, hidden1: 64, hidden2: 32, classes: 5, dropout: 0.3 };
 const small: LstmNetSpec = { kind: 'lstm', features: 3, window: 8, hidden1: 16, hidden2: 8, classes: 3, dropout: 0.2 };
 const graph: GraphNetSpec = { kind: 'graph', nodes: 5, features: 3, market: 2, hidden: 8, readout: 8, classes: 3, dropout: 0.2 };
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+const rng = (seed: number) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 
 /** Class = which third of the range the mean of channel 0 over the window falls in: learnable, needs the sequence. */
 function task(n: number, seed: number, s = small) {

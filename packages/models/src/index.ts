@@ -7,3 +7,4 @@ export * from './evaluate.js';
 export * from './train.js';
 export * from './report.js';
 export * from './latest.js';
+export * from './random.js';

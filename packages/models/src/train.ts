@@ -18,6 +18,7 @@ import {
   type Metrics,
   type Verdict,
 } from './evaluate.js';
+import { mulberry32 } from './random.js';
 import { exportGraphOnnx, exportLstmOnnx, metadataToProps, type JsonValue, type ModelMetadata } from './onnx/index.js';
 
 export interface SeedRun {
@@ -101,18 +102,6 @@ function evaluateSplit(d: Dataset, net: NetSpec, params: Float32Array, s: SplitS
   return out;
 }
 
-/** Mulberry32: a tiny seeded generator for the shuffled-time control (not for training). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function meanByLag(alpha: Float32Array, n: number, T: number): number[] {
   const out = new Array<number>(T).fill(0);
   for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) out[T - 1 - t]! += alpha[i * T + t]! / n;
@@ -127,7 +116,7 @@ export function attentionProfile(d: Dataset, net: NetSpec & { kind: 'lstm' }, pa
   const F = net.features;
   const alpha = nnAttentionSync(net, params, { x: s.x });
   const shuffled = new Float32Array(s.x.length);
-  const r = rng(seed + 7919);
+  const r = mulberry32(seed + 7919);
   const perm = Array.from({ length: T }, (_, t) => t);
   for (let i = 0; i < s.n; i++) {
     for (let t = T - 1; t > 0; t--) {

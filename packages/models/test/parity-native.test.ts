@@ -6,19 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as engine from '@regime/engine';
 import type { GraphNetSpec, LstmNetSpec, NetInputs } from '@regime/engine';
-import { exportGraphOnnx, exportLstmOnnx, metadataToProps, OnnxModel } from '../src/index.js';
+import { exportGraphOnnx, exportLstmOnnx, metadataToProps, mulberry32, OnnxModel } from '../src/index.js';
 import { REPO } from '../../../tests/helpers/shared.js';
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+const rng = (seed: number) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
