@@ -200,18 +200,26 @@ pub fn nn_forward_sync(spec: JsNetSpec, params: Float32Array, inputs: JsNetInput
     guard("nnForward", || {
         let n = net(&spec)?;
         check_inputs(&spec, &inputs, "inputs")?;
-        let o = owned(&inputs);
+        // Read the caller's typed arrays in place: the call is synchronous, so they cannot change.
+        let p: &[f32] = &params;
+        let x: &[f32] = &inputs.x;
         let probs = match &n {
             Net::Lstm(m) => {
-                check_params(<LstmModel as Model<f32>>::n_params(m), &params)?;
-                let x = LstmInput { x: &o.x };
-                pool::install(|| train::predict_proba(m, &params, &x))?
+                check_params(<LstmModel as Model<f32>>::n_params(m), p)?;
+                let x = LstmInput { x };
+                pool::install(|| train::predict_proba(m, p, &x))?
             }
             Net::Graph(m) => {
-                check_params(<GraphModel as Model<f32>>::n_params(m), &params)?;
-                let x = graph_input(&o);
-                m.check_input(&x).map_err(data_err)?;
-                pool::install(|| train::predict_proba(m, &params, &x))?
+                check_params(<GraphModel as Model<f32>>::n_params(m), p)?;
+                let empty: &[f32] = &[];
+                let g = GraphInput {
+                    x,
+                    adj: inputs.adj.as_deref().unwrap_or(empty),
+                    mask: inputs.mask.as_deref().unwrap_or(empty),
+                    market: inputs.market.as_deref().unwrap_or(empty),
+                };
+                m.check_input(&g).map_err(data_err)?;
+                pool::install(|| train::predict_proba(m, p, &g))?
             }
         };
         Ok(Float32Array::new(probs))

@@ -42,14 +42,21 @@ export interface TrainSummary {
     reason?: string;
     samples?: string;
     seed?: number;
-    validation?: { macroF1: number; persistence: number; skill: boolean };
-    test?: { macroF1: number; persistence: number; skill: boolean };
+    validation?: Brief;
+    test?: Brief;
     outputs: string[];
   }>;
 }
 
+interface Brief {
+  macroF1: number;
+  persistence: number;
+  skill: boolean;
+  verdict: string;
+}
+
 function brief(e: SplitEvaluation | undefined) {
-  return e ? { macroF1: e.model.macroF1, persistence: e.baselines.persistence.macroF1, skill: e.verdict.skill } : undefined;
+  return e ? { macroF1: e.model.macroF1, persistence: e.baselines.persistence.macroF1, skill: e.verdict.skill, verdict: e.verdict.text } : undefined;
 }
 
 function fileHash(path: string, what: string): string {
@@ -152,9 +159,8 @@ export function formatTrain(s: TrainSummary): string {
     .map((m) => {
       if (m.reason) return `${m.name}: not trained (${m.reason})`;
       if (m.skipped) return `${m.name}: unchanged (${m.outputs[0]})`;
-      const part = (name: string, e?: { macroF1: number; persistence: number; skill: boolean }) =>
-        e ? `${name} macro-F1 ${pct(e.macroF1)} vs persistence ${pct(e.persistence)}${e.skill ? '' : ' — no skill over the baselines'}` : `${name}: no samples`;
-      return `${m.name} (seed ${m.seed}): ${part('validation', m.validation)}; ${part('test', m.test)}\n  → ${m.outputs.join(', ')}`;
+      const part = (name: string, e?: Brief) => (e ? `${name} macro-F1 ${pct(e.macroF1)} (persistence ${pct(e.persistence)}): ${e.verdict}` : `${name}: no samples`);
+      return `${m.name} (seed ${m.seed})\n  ${part('validation', m.validation)}\n  ${part('test', m.test)}\n  → ${m.outputs.join(', ')}`;
     })
     .join('\n');
 }
