@@ -30,9 +30,9 @@ export const ConfigSchema = z
     synthetic: z
       .object({
         assets: z.number().int().min(1).max(64).default(13),
-        days: z.number().int().min(1).max(20_000).default(1461),
+        days: z.number().int().min(1).max(20_000).default(1919),
         baseInterval: interval.default('1h'),
-        start: isoDate.default('2020-01-01'),
+        start: isoDate.default('2019-10-01'),
         regimes: z
           .array(z.object({ driftAnnual: z.number(), volAnnual: z.number().positive(), corr: z.number().min(0).lt(1) }).strict())
           .optional(),
@@ -42,7 +42,7 @@ export const ConfigSchema = z
         maintenancePerYear: z.number().min(0).max(365).optional(),
       })
       .strict()
-      .default({ assets: 13, days: 1461, baseInterval: '1h', start: '2020-01-01' }),
+      .default({ assets: 13, days: 1919, baseInterval: '1h', start: '2019-10-01' }),
     /** Date splits (inclusive last days); the holdout runs from the day after testEnd. */
     splits: z
       .object({

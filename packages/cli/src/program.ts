@@ -127,9 +127,9 @@ export function buildProgram(): Command {
     .command('synth')
     .description('generate the seeded synthetic market (Markov-switching regimes, fat tails, late listings) with its true regime path')
     .option('--assets <n>', 'number of assets (default 13)', intArg('assets'))
-    .option('--days <n>', 'number of days (default 1461)', intArg('days'))
+    .option('--days <n>', 'number of days (default 1919: 2019-10-01..2024-12-31, a quarter of warm-up then the default splits)', intArg('days'))
     .option('--base-interval <i>', 'interval the generator draws at (default 1h; 1m for minute data)', intervalArg)
-    .option('--start <date>', 'first UTC day, YYYY-MM-DD (default 2020-01-01)')
+    .option('--start <date>', 'first UTC day, YYYY-MM-DD (default 2019-10-01)')
     .option('--seed <n>', 'seed (default: config seed, 42)', intArg('seed'))
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const ctx = context(cmd);

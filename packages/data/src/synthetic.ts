@@ -20,7 +20,7 @@ export interface SynthConfig {
   maintenancePerYear?: number;
 }
 
-export const DEFAULT_SYNTH: SynthConfig = { assets: 13, days: 1461, baseInterval: '1h', seed: 42, start: '2020-01-01' };
+export const DEFAULT_SYNTH: SynthConfig = { assets: 13, days: 1919, baseInterval: '1h', seed: 42, start: '2019-10-01' };
 
 export interface SynthResult {
   sets: Map<Interval, BarSet>;
