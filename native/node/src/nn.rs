@@ -134,7 +134,7 @@ struct Owned {
 fn check_inputs(spec: &JsNetSpec, i: &JsNetInputs, name: &str) -> Result<()> {
     if spec.kind == "lstm" {
         let per = spec.window.unwrap_or(1) as usize * spec.features as usize;
-        if per == 0 || i.x.len() % per != 0 {
+        if per == 0 || !i.x.len().is_multiple_of(per) {
             return Err(data_err(DataError::arg(format!(
                 "{name}: x has {} values, not a multiple of window × features = {per}",
                 i.x.len()
