@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 const small = (dir: string) => {
   const p = join(dir, 'regime.yaml');
-  writeFileSync(p, 'seed: 7\nsynthetic:\n  assets: 4\n  days: 60\n');
+  writeFileSync(p, "seed: 7\nsynthetic:\n  assets: 4\n  days: 60\n  start: '2020-01-01'\n");
   return p;
 };
 
@@ -75,7 +75,7 @@ describe('regime CLI', () => {
     // 4 assets × 60 days, less the 12 days before SYN03 lists (the default market lists its last quarter late).
     expect(lines.length - 1).toBe(4 * 60 - 12);
     const keys = lines.slice(1).map((l) => l.split(',').slice(0, 2));
-    expect(keys[0]).toEqual([String(Date.parse('2019-10-01T00:00:00Z')), 'SYN00']);
+    expect(keys[0]).toEqual([String(Date.parse('2020-01-01T00:00:00Z')), 'SYN00']);
     expect(keys[1]![1]).toBe('SYN01');
     const sorted = [...keys].sort((a, b) => Number(a[0]) - Number(b[0]) || (a[1]! < b[1]! ? -1 : 1));
     expect(keys).toEqual(sorted);

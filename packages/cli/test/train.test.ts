@@ -8,7 +8,7 @@ import { regime } from './run-cli.js';
 
 const config = [
   'seed: 3',
-  'synthetic:\n  assets: 4\n  days: 540',
+  "synthetic:\n  assets: 4\n  days: 540\n  start: '2020-01-01'",
   "splits:\n  trainStart: '2020-03-01'\n  trainEnd: '2020-12-31'\n  validationEnd: '2021-03-31'\n  testEnd: '2021-05-31'",
   'features:\n  sets: [daily]',
   'train:\n  models: [vol-lstm, cross-gnn]\n  seeds: [0]\n  maxEpochs: 2',

@@ -70,6 +70,7 @@ export async function computeFeatures(bars: BarSet, o: ComputeOptions): Promise<
   const N = symbols.length;
   const step = intervalMs(bars.interval);
   const trainRows = Math.max(0, Math.min(T, Math.ceil((dayEndMs(splits.trainEnd) - bars.start) / step)));
+  const rowsThrough = (day: string) => Math.max(0, Math.min(T, Math.ceil((dayEndMs(day) - bars.start) / step)));
   const trainFrom = splits.trainStart ? Math.max(0, Math.min(T, Math.ceil((dayEndMs(splits.trainStart) - 86_400_000 - bars.start) / step))) : 0;
 
   const env = new Map<string, Series>();
@@ -146,7 +147,7 @@ export async function computeFeatures(bars: BarSet, o: ComputeOptions): Promise<
         break;
       }
       case 'garch_sigma': {
-        const r = await K.garchSigmaMany(x!, trainFrom, trainRows, d.dist ?? 't');
+        const r = await K.garchSigmaMany(x!, trainFrom, [trainRows, rowsThrough(splits.validationEnd), rowsThrough(splits.testEnd)], d.dist ?? 't');
         garch[d.name] = Object.fromEntries(symbols.map((s, k) => [s, r[k]!.summary]));
         out = r.map((z) => z.sigma);
         break;

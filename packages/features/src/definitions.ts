@@ -20,7 +20,7 @@ export const KERNELS = [
   'sma_log_ratio', // ln(SMA_short(x) / SMA_long(x))
   'adx', // ADX(n) with Wilder smoothing from high, low, close, × scale
   'parkinson', // √(mean_w(ln(H/L)²) / (4 ln 2))
-  'garch_sigma', // one-step GARCH(1,1) σ of 100·input, fitted on train only, frozen forward
+  'garch_sigma', // one-step GARCH(1,1) σ of 100·input, fitted on train, expanding refits at later split starts
   'relative', // x_i − x_ref, ref = the anchor asset (for the anchor: the equal-weight mean of the others) or the market mean
   'corr_ref', // rolling correlation of x_i with the reference series
   'beta_ref', // rolling β of x_i on the reference series

@@ -18,6 +18,11 @@ export interface GarchFitSummary {
   /** Observations the fit used (finite values before the train end). */
   nObs: number;
   stdErrors?: Record<string, number>;
+  /**
+   * Expanding refits at each later split start (SPEC B3): rows from `fromRow` on use parameters
+   * fitted on [trainFrom, fromRow). Absent when the data ends inside the validation split.
+   */
+  refits?: Array<{ fromRow: number; nObs: number; params: Record<string, number>; converged: boolean }>;
 }
 
 /** Correlation matrices are shared between the kernels that need them (same input and window). */
@@ -61,45 +66,56 @@ export const K = {
   anchorShare: (xs: Series, anchor: number, window: number) => E.volumeShare(E.timeMajor(xs), xs.length, anchor, window),
 
   /**
-   * GARCH(1,1) on 100·x fitted on each asset's finite values in rows [trainFrom, trainRows), then filtered
-   * over all its finite values with the frozen parameters and the training backcast. The value
-   * at t is σ_{t+1|t} = √(ω + α e_t² + β σ_t²): the one-step-ahead forecast made at t's close,
-   * from data up to t (so it is causal). Missing values are skipped (the recursion runs over the
-   * observations that exist). Assets with fewer than GARCH_MIN_TRAIN observations are left NaN.
+   * GARCH(1,1) on 100·x, per asset, with expanding refits (SPEC B3). `fitEnds` are the row starts
+   * of the validation, test and holdout splits: rows before fitEnds[1] use parameters fitted on
+   * the asset's finite values in [trainFrom, fitEnds[0]) (train only); rows in [fitEnds[i],
+   * fitEnds[i+1]) use parameters fitted on [trainFrom, fitEnds[i]). Each parameter set filters the
+   * whole history (training backcast), and a row takes the value of its segment's run: the value
+   * at t is σ_{t+1|t} = √(ω + α e_t² + β σ_t²), the one-step forecast made at t's close from data up
+   * to t with parameters fitted on data before t's split — causal. Missing values are skipped.
+   * Assets with fewer than GARCH_MIN_TRAIN training observations are left NaN.
    */
-  async garchSigmaMany(xs: Series, trainFrom: number, trainRows: number, dist: 'normal' | 't'): Promise<Array<{ sigma: Float64Array; summary: GarchFitSummary | { skipped: string } }>> {
+  async garchSigmaMany(xs: Series, trainFrom: number, fitEnds: number[], dist: 'normal' | 't'): Promise<Array<{ sigma: Float64Array; summary: GarchFitSummary | { skipped: string } }>> {
+    const T = xs[0]?.length ?? 0;
+    const ends = fitEnds.filter((e, i) => i === 0 || e < T);
     const finite = xs.map((s) => Array.from(s.keys()).filter((t) => Number.isFinite(s[t]!)));
-    const trainIdx = finite.map((idx) => idx.filter((t) => t >= trainFrom && t < trainRows));
-    const fitIdx = trainIdx.map((idx, k) => (idx.length >= GARCH_MIN_TRAIN ? k : -1)).filter((k) => k >= 0);
+    const fitIdx = (k: number, end: number) => finite[k]!.filter((t) => t >= trainFrom && t < end);
+    const assets = xs.map((_, k) => k).filter((k) => fitIdx(k, ends[0]!).length >= GARCH_MIN_TRAIN);
+    // One batch of fits for every (asset, segment), in parallel on the engine's pool.
+    const jobs = assets.flatMap((k) => ends.map((end, seg) => ({ k, seg, idx: fitIdx(k, end) })));
     const fits = await E.garchFitMany(
-      fitIdx.map((k) => Float64Array.from(trainIdx[k]!, (t) => 100 * xs[k]![t]!)),
+      jobs.map((j) => Float64Array.from(j.idx, (t) => 100 * xs[j.k]![t]!)),
       { dist },
     );
+    const clean = (o: object) => Object.fromEntries(Object.entries(o as Record<string, number>).filter(([, v]) => v !== undefined));
     return xs.map((s, k) => {
       const sigma = new Float64Array(s.length).fill(NaN);
-      const at = fitIdx.indexOf(k);
-      if (at < 0) return { sigma, summary: { skipped: `${trainIdx[k]!.length} training observations (< ${GARCH_MIN_TRAIN})` } };
-      const fit = fits[at]!;
+      if (!assets.includes(k)) return { sigma, summary: { skipped: `${fitIdx(k, ends[0]!).length} training observations (< ${GARCH_MIN_TRAIN})` } };
       const idx = finite[k]!;
       const y = Float64Array.from(idx, (t) => 100 * s[t]!);
-      const f = E.garchFilter(y, fit.params, { backcast: fit.backcast, dist });
-      // conditionalVol[j] is σ for observation j from data up to j − 1; row idx[j] gets σ_{j+1|j}.
-      for (let j = 0; j < idx.length; j++) {
-        sigma[idx[j]!] = j + 1 < idx.length ? f.conditionalVol[j + 1]! : Math.sqrt(f.forecastVariance);
+      const mine = jobs.map((j, n) => ({ ...j, fit: fits[n]! })).filter((j) => j.k === k);
+      for (const { seg, fit } of mine) {
+        const lo = seg === 0 ? 0 : ends[seg]!;
+        const hi = seg + 1 < ends.length ? ends[seg + 1]! : Infinity;
+        const f = E.garchFilter(y, fit.params, { backcast: fit.backcast, dist });
+        // conditionalVol[j] is σ for observation j from data up to j − 1; row idx[j] gets σ_{j+1|j}.
+        for (let j = 0; j < idx.length; j++) {
+          const t = idx[j]!;
+          if (t >= lo && t < hi) sigma[t] = j + 1 < idx.length ? f.conditionalVol[j + 1]! : Math.sqrt(f.forecastVariance);
+        }
       }
-      const p = fit.params as unknown as Record<string, number>;
-      return {
-        sigma,
-        summary: {
-          dist,
-          params: Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)),
-          stdErrors: Object.fromEntries(Object.entries(fit.stdErrRobust as unknown as Record<string, number>).filter(([, v]) => v !== undefined)),
-          loglik: fit.loglik,
-          converged: fit.convergence.converged,
-          iterations: fit.convergence.iterations,
-          nObs: fit.nobs,
-        },
+      const train = mine[0]!.fit;
+      const summary: GarchFitSummary = {
+        dist,
+        params: clean(train.params),
+        stdErrors: clean(train.stdErrRobust),
+        loglik: train.loglik,
+        converged: train.convergence.converged,
+        iterations: train.convergence.iterations,
+        nObs: train.nobs,
       };
+      if (mine.length > 1) summary.refits = mine.slice(1).map((j) => ({ fromRow: ends[j.seg]!, nObs: j.fit.nobs, params: clean(j.fit.params), converged: j.fit.convergence.converged }));
+      return { sigma, summary };
     });
   },
 };

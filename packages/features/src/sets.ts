@@ -8,7 +8,7 @@ export const DAILY_SET: FeatureDef[] = [
   { name: 'logret', group: 'base', kernel: 'logret', input: 'close', output: false, formula: 'r_t = ln(C_t / C_{t−1})' },
   // vol group
   { name: 'realized_vol_20d', group: 'vol', kernel: 'rolling', input: 'logret', stat: 'std', window: 20, ddof: 1, scale: SQRT365, formula: 'std_{ddof=1}(r_{t−19..t}) · √365' },
-  { name: 'GARCH_sigma', group: 'vol', kernel: 'garch_sigma', input: 'logret', dist: 't', scale: SQRT365 / 100, formula: 'one-step σ_t of GARCH(1,1)-t on 100·r, fitted on train only, frozen forward; /100 · √365' },
+  { name: 'GARCH_sigma', group: 'vol', kernel: 'garch_sigma', input: 'logret', dist: 't', scale: SQRT365 / 100, formula: 'one-step σ_t of GARCH(1,1)-t on 100·r, fitted on train, refitted (expanding) at the test and holdout starts; /100 · √365' },
   { name: 'HAR_daily', group: 'vol', kernel: 'map', input: 'rv', transform: 'sqrt', scale: SQRT365, formula: '√(365 · RV_d), RV_d = Σ r_h² of the day\'s hourly log returns' },
   { name: 'HAR_weekly', group: 'vol', kernel: 'rolling', input: 'HAR_daily', stat: 'mean', window: 7, formula: 'mean of HAR_daily over t−6..t' },
   { name: 'HAR_monthly', group: 'vol', kernel: 'rolling', input: 'HAR_daily', stat: 'mean', window: 30, formula: 'mean of HAR_daily over t−29..t (expected to be pruned)' },

@@ -62,12 +62,28 @@ describe('causality on the synthetic market', () => {
     // every other feature is causal at any t.
     await checkCausal(m.sets.get('1d')!, 'daily', DAILY_SET, '2021-06-01', ['GARCH_sigma']);
   });
+
+  it('GARCH_sigma with expanding refits: causal inside the test split, refitted at each split start', async () => {
+    const m = await synthesize({ assets: 3, days: 1900, baseInterval: '1d', seed: 4, start: '2020-01-01' });
+    const bars = m.sets.get('1d')!;
+    // Test split (2024): its GARCH parameters were fitted on data through 2023-12-31 only.
+    await checkCausal(bars, 'daily', DAILY_SET, '2024-02-15');
+    const t = await computeFeatures(bars, { set: 'daily', defs: DAILY_SET });
+    const s = t.meta.garch.GARCH_sigma!.SYN00 as { nObs: number; refits?: Array<{ fromRow: number; nObs: number; params: Record<string, number> }> };
+    const row = (d: string) => (Date.parse(`${d}T00:00:00Z`) - bars.start) / 86_400_000;
+    // Validation rows keep the train-only fit; refits start the test (2024) and holdout (2025) splits,
+    // each on a year more of data (less the synthetic market's maintenance gaps).
+    expect(s.refits!.map((r) => r.fromRow)).toEqual([row('2024-01-01'), row('2025-01-01')]);
+    expect(s.refits![0]!.nObs).toBeGreaterThan(s.nObs + 300);
+    expect(s.refits![1]!.nObs).toBeGreaterThan(s.refits![0]!.nObs + 300);
+  });
 });
 
 describeShared('causality on real data', () => {
   it('daily set on 13 assets and hourly set', async () => {
     const r = await ingest([KLINES], { intervals: ['1h', '1d'] });
     await checkCausal(r.sets.get('1d')!, 'daily', DAILY_SET, '2023-05-20');
+    await checkCausal(r.sets.get('1d')!, 'daily', DAILY_SET, '2024-03-01');
     await checkCausal(r.sets.get('1d')!, 'daily', DAILY_SET, '2021-03-03', ['GARCH_sigma']);
     await checkCausal(r.sets.get('1h')!, 'hourly', HOURLY_SET, '2024-03-01');
   });
