@@ -411,7 +411,7 @@ impl<T: Real> Model<T> for LstmModel {
 mod tests {
     use super::*;
     use crate::nn::gradcheck::{check_model, seeded_vec};
-    use crate::nn::train::{macro_f1, predict_proba, train, TrainConfig};
+    use crate::nn::train::{macro_f1, predict_proba, train, TrainConfig, TrainOutcome};
 
     fn small_spec(dropout: f64) -> LstmSpec {
         LstmSpec {
@@ -660,20 +660,34 @@ mod tests {
         let m = LstmModel::new(spec).unwrap();
         let (x, y) = synthetic(800, 11, 12, 2);
         let (vx, vy) = synthetic(200, 12, 12, 2);
+        let out = learns(&m, (&x, &y), (&vx, &vy), 1);
+        // The returned parameters are the best epoch's.
+        let probs = predict_proba(&m, &out.params, &m.input(&vx).unwrap());
+        let pred: Vec<u32> = probs.chunks(2).map(crate::nn::train::argmax).collect();
+        assert!((macro_f1(&vy, &pred, 2) - out.best_val_macro_f1).abs() < 1e-12);
+    }
+
+    /// Trains a small model for up to 40 epochs and asserts validation macro-F1 > 0.9.
+    fn learns(
+        m: &LstmModel,
+        tr: (&[f32], &[u32]),
+        va: (&[f32], &[u32]),
+        seed: u64,
+    ) -> TrainOutcome {
         let cfg = TrainConfig {
             max_epochs: 40,
             patience: 8,
             lr: 5e-3,
-            seed: 1,
+            seed,
             ..TrainConfig::default()
         };
         let out = train(
-            &m,
-            m.init(1),
-            &m.input(&x).unwrap(),
-            &y,
-            &m.input(&vx).unwrap(),
-            &vy,
+            m,
+            m.init(seed),
+            &m.input(tr.0).unwrap(),
+            tr.1,
+            &m.input(va.0).unwrap(),
+            va.1,
             &cfg,
             &mut |_| true,
         )
@@ -683,10 +697,7 @@ mod tests {
             "best val macro-F1 {}",
             out.best_val_macro_f1
         );
-        // The returned parameters are the best epoch's.
-        let probs = predict_proba(&m, &out.params, &m.input(&vx).unwrap());
-        let pred: Vec<u32> = probs.chunks(2).map(crate::nn::train::argmax).collect();
-        assert!((macro_f1(&vy, &pred, 2) - out.best_val_macro_f1).abs() < 1e-12);
+        out
     }
 
     /// Which half of the window is more volatile (needs the sequence, not a running mean).
@@ -717,29 +728,7 @@ mod tests {
         .unwrap();
         let (x, y) = gen(800, 21);
         let (vx, vy) = gen(200, 22);
-        let cfg = TrainConfig {
-            max_epochs: 40,
-            patience: 8,
-            lr: 5e-3,
-            seed: 3,
-            ..TrainConfig::default()
-        };
-        let out = train(
-            &m,
-            m.init(3),
-            &m.input(&x).unwrap(),
-            &y,
-            &m.input(&vx).unwrap(),
-            &vy,
-            &cfg,
-            &mut |_| true,
-        )
-        .unwrap();
-        assert!(
-            out.best_val_macro_f1 > 0.9,
-            "best val macro-F1 {}",
-            out.best_val_macro_f1
-        );
+        learns(&m, (&x, &y), (&vx, &vy), 3);
     }
 
     /// The f32 path (fast tanh/sigmoid, f32 GEMMs) stays within 1e-5 of the f64 reference on
