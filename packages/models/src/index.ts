@@ -8,3 +8,4 @@ export * from './train.js';
 export * from './report.js';
 export * from './latest.js';
 export * from './random.js';
+export * from './onnx-worker-client.js';

@@ -4,8 +4,8 @@
 // the graph synchronously on the JS main thread (inside a setImmediate), so while a chunk is
 // computing the event loop is blocked; ORT parallelises inside the call with its own intra-op
 // thread pool (`threads` → intraOpNumThreads). `run()` below splits big batches into chunks
-// and awaits each, which lets timers/IO run between chunks. For truly concurrent inference,
-// use worker_threads with one session per worker.
+// and awaits each, which lets timers/IO run between chunks. For inference that must not block
+// the event loop, use OnnxWorker (onnx-worker-client.ts): the same API, a session in a worker thread.
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { propsToMetadata, readOnnxMetadataProps, type ModelMetadata } from './onnx/metadata.js';
