@@ -9,3 +9,4 @@ export * from './store.js';
 export * from './list.js';
 export * from './errors.js';
 export { K as featureKernels } from './kernels.js';
+export * from './selection.js';

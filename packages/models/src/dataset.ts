@@ -3,7 +3,7 @@
 // fitted here (the scaler, the baseline's cut points) sees train rows only.
 import { validMask, UserError, type BarSet } from '@regime/data';
 import { rollingCorrMatrixSync } from '@regime/engine';
-import { fitScaler, applyScaler, makeWindows, splitStarts, splitOf, SPLIT_NAMES, type FeatureTable, type Split, type Splits, type ScalerManifest } from '@regime/features';
+import { fitScaler, applyScaler, makeWindows, selectFeatures, splitStarts, splitOf, SPLIT_NAMES, type FeatureTable, type SelectionResult, type Split, type Splits, type ScalerManifest } from '@regime/features';
 import type { GraphModelSpec, LstmModelSpec, ModelSpec } from './specs.js';
 import type { TaskTargets } from './labels.js';
 
@@ -34,6 +34,8 @@ export interface Dataset {
   symbols: string[];
   scaler: { mean: number[]; std: number[] };
   marketScaler?: { mean: number[]; std: number[] };
+  /** Present when the spec asks for selection: what was kept and dropped, on train rows only. */
+  selection?: SelectionResult;
   splits: Record<Split, SplitSamples>;
   /** Unix ms of the grid's first row and its step: row → time. */
   start: number;
@@ -84,17 +86,41 @@ function checkTargets(table: FeatureTable, targets: TaskTargets): void {
   if (targets.labels.length !== table.symbols.length) throw new UserError(`labels for task '${targets.task}' cover ${targets.labels.length} assets, features ${table.symbols.length}`);
 }
 
+/**
+ * SPEC B3 selection on the train split: the candidates' (transformed) values on train days with
+ * every candidate defined and a target label, pooled over assets.
+ */
+function selectOnTrain(tt: FeatureTable, targets: TaskTargets, spec: LstmModelSpec, starts: Record<Split, number>): SelectionResult {
+  const names = spec.inputs;
+  const cols: number[][] = names.map(() => []);
+  const labels: number[] = [];
+  for (let k = 0; k < tt.symbols.length; k++) {
+    for (let t = starts.train; t < starts.validation; t++) {
+      const r = targetRow(t, spec.horizon, tt.length, starts);
+      if (!tt.listed[k]![t] || r < 0 || targets.labels[k]![r]! < 0) continue;
+      if (!names.every((n) => Number.isFinite(tt.values[n]![k]![t]!))) continue;
+      names.forEach((n, j) => cols[j]!.push(tt.values[n]![k]![t]!));
+      labels.push(targets.labels[k]![r]!);
+    }
+  }
+  if (labels.length < 10) throw new UserError(`${spec.name}: feature selection needs training rows with every candidate input; found ${labels.length}`);
+  return selectFeatures({ names, columns: cols.map((c) => Float64Array.from(c)), labels, classes: targets.names.length, maxAbsSpearman: spec.selection!.max_abs_spearman });
+}
+
 export function buildLstmDataset(table: FeatureTable, targets: TaskTargets, spec: LstmModelSpec, splits: Splits): Dataset {
   checkTargets(table, targets);
-  const F = spec.inputs.length;
   const L = spec.window;
-  const tt = transformed(table, spec.inputs, spec.log_inputs);
   const starts = splitStarts(table, splits);
-  requireTrainValues(tt, spec.inputs, starts);
-  const scaler = fitScaler(tt, { trainRows: starts.validation, trainFrom: starts.train, columns: spec.inputs });
+  const candidates = transformed(table, spec.inputs, spec.log_inputs);
+  requireTrainValues(candidates, spec.inputs, starts);
+  const selection = spec.selection ? selectOnTrain(candidates, targets, spec, starts) : undefined;
+  const inputs = selection ? selection.kept : spec.inputs;
+  const F = inputs.length;
+  const tt = { ...candidates, names: inputs };
+  const scaler = fitScaler(tt, { trainRows: starts.validation, trainFrom: starts.train, columns: inputs });
   const cols = scaled(tt, scaler);
   const raw = spec.baseline_feature ? table.values[spec.baseline_feature] : undefined;
-  const windows = makeWindows(tt, splits, { length: L, embargo: spec.embargo, crossBoundary: true, columns: spec.inputs });
+  const windows = makeWindows(tt, splits, { length: L, embargo: spec.embargo, crossBoundary: true, columns: inputs });
   const by = new Map<Split, Array<{ k: number; t: number; r: number }>>(SPLIT_NAMES.map((s) => [s, []]));
   for (const w of windows) {
     const r = targetRow(w.end, spec.horizon, table.length, starts);
@@ -124,10 +150,11 @@ export function buildLstmDataset(table: FeatureTable, targets: TaskTargets, spec
   return {
     spec,
     classNames: targets.names,
-    featureNames: spec.inputs,
+    featureNames: inputs,
     marketNames: [],
     symbols: table.symbols,
     scaler: { mean: scaler.mean['*']!, std: scaler.std['*']! },
+    ...(selection ? { selection } : {}),
     splits: out,
     start: table.start,
     step: DAY,

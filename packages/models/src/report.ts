@@ -29,6 +29,20 @@ export function modelReport(t: TrainedModel, d: Dataset): string {
   out.push(`Target: the \`${s.task}\` label ${s.horizon ? `${s.horizon} days after` : 'on'} the last input day. Classes: ${t.classNames.join(', ')}.`);
   out.push(`Inputs (${d.featureNames.length}${d.marketNames.length ? ` per node + ${d.marketNames.length} market` : ''}): ${d.featureNames.join(', ')}${d.marketNames.length ? `; market: ${d.marketNames.join(', ')}` : ''}. Scaler fitted on train rows only.`);
   out.push(`Samples: ${describeDataset(d)} (embargo ${s.embargo} days before each split start).`);
+  if (d.selection) {
+    const sel = d.selection;
+    out.push('');
+    out.push(`## Feature selection (train rows only, ${sel.rows} rows)`);
+    out.push('');
+    out.push('Candidates ranked by importance — here the univariate ANOVA F statistic across the classes, a stand-in for SPEC B3\'s LightGBM mean |SHAP| (no tree library in the project yet) — then, of each pair with |Spearman ρ| above the threshold, the less important is dropped.');
+    out.push('');
+    out.push('| candidate | ANOVA F | kept | dropped for (ρ) |');
+    out.push('|---|---:|---|---|');
+    for (const name of s.inputs) {
+      const drop = sel.dropped.find((x) => x.name === name);
+      out.push(`| ${name} | ${sel.importance[name]!.toFixed(1)} | ${drop ? 'no' : 'yes'} | ${drop ? `${drop.for} (${drop.rho.toFixed(3)})` : ''} |`);
+    }
+  }
   out.push('');
   out.push('## Seeds');
   out.push('');

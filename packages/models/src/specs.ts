@@ -42,6 +42,8 @@ export const LstmSpecSchema = z
     ...Common,
     kind: z.literal('lstm'),
     window: z.number().int().min(1).max(1_000).default(30),
+    /** SPEC B3 selection on train rows: inputs become candidates; of each pair with |Spearman ρ| above the threshold the less important is dropped. */
+    selection: z.object({ max_abs_spearman: z.number().gt(0).lt(1).default(0.85) }).strict().optional(),
     network: z
       .object({ hidden1: z.number().int().min(1).max(4096).default(64), hidden2: z.number().int().min(1).max(4096).default(32), dropout: z.number().min(0).lt(1).default(0.3) })
       .strict(),

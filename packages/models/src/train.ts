@@ -60,6 +60,7 @@ export interface TrainedModel {
   classNames: string[];
   evaluation: Partial<Record<Split, SplitEvaluation>>;
   attention?: AttentionProfile;
+  selection?: Dataset['selection'];
   thresholds: number[];
   onnx: Uint8Array;
   metadata: ModelMetadata;
@@ -79,7 +80,7 @@ export function netSpecOf(d: Dataset): NetSpec {
   const s = d.spec;
   const K = d.classNames.length;
   if (s.kind === 'lstm') {
-    return { kind: 'lstm', features: s.inputs.length, window: s.window, hidden1: s.network.hidden1, hidden2: s.network.hidden2, classes: K, dropout: s.network.dropout };
+    return { kind: 'lstm', features: d.featureNames.length, window: s.window, hidden1: s.network.hidden1, hidden2: s.network.hidden2, classes: K, dropout: s.network.dropout };
   }
   return { kind: 'graph', nodes: d.symbols.length, features: s.inputs.length, market: s.market_inputs.length, hidden: s.network.hidden, readout: s.network.readout, classes: K, dropout: s.network.dropout };
 }
@@ -199,7 +200,7 @@ export async function trainModel(d: Dataset, o: TrainModelOptions): Promise<Trai
     seed: best.seed,
     metrics,
     createdAt: new Date().toISOString(),
-    spec: { model: s as unknown as JsonValue, net: net as unknown as JsonValue, ...(d.marketScaler ? { marketScaler: d.marketScaler } : {}) },
+    spec: { model: s as unknown as JsonValue, net: net as unknown as JsonValue, ...(d.marketScaler ? { marketScaler: d.marketScaler } : {}), ...(d.selection ? { selection: d.selection as unknown as JsonValue } : {}) },
     ...(net.kind === 'graph' ? { marketFeatureNames: d.marketNames, nodeNames: d.symbols } : {}),
   };
   const layout = nnLayout(net);
@@ -217,6 +218,7 @@ export async function trainModel(d: Dataset, o: TrainModelOptions): Promise<Trai
     classNames: d.classNames,
     evaluation,
     ...(attention ? { attention } : {}),
+    ...(d.selection ? { selection: d.selection } : {}),
     thresholds: cuts,
     onnx,
     metadata,

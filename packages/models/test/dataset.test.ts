@@ -98,6 +98,18 @@ describe('LSTM dataset', () => {
     expect(compared).toBe(n);
   });
 
+  it('selection runs on train rows only and sets the model inputs', () => {
+    const sel = { ...spec(0), selection: { max_abs_spearman: 0.5 } };
+    const a = buildLstmDataset(table(), targets(), sel, splits);
+    expect(a.selection!.rows).toBeGreaterThan(100);
+    expect(a.featureNames).toEqual(a.selection!.kept);
+    expect(a.selection!.kept.length + a.selection!.dropped.length).toBe(2);
+    expect(a.splits.train.x.length).toBe(a.splits.train.n * 5 * a.featureNames.length);
+    // Data after the train split does not move the selection.
+    const b = buildLstmDataset(table(row('2020-07-05')), targets(), sel, splits);
+    expect(b.selection).toEqual(a.selection);
+  });
+
   it('class weights are N / (K · n_c)', () => {
     expect(classWeights(Uint32Array.from([0, 0, 0, 1]), 3)).toEqual([4 / 9, 4 / 3, 0]);
   });

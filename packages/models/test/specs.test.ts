@@ -12,7 +12,9 @@ describe('the repository model specs', () => {
       if (s.kind === 'lstm') {
         expect(s.window).toBe(30);
         expect(s.network).toEqual({ hidden1: 64, hidden2: 32, dropout: 0.3 });
-        expect(s.inputs.length).toBe(s.task === 'vol' ? 5 : 6);
+        // SPEC B3's groups as candidates (6 each), pruned on train rows at |ρ_Spearman| > 0.85.
+        expect(s.inputs.length).toBe(6);
+        expect(s.selection).toEqual({ max_abs_spearman: 0.85 });
       } else {
         expect(s.network).toEqual({ hidden: 64, readout: 64, dropout: 0.3 });
         expect(s.inputs.length).toBe(14);
