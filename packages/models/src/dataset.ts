@@ -71,6 +71,12 @@ function scaled(table: FeatureTable, s: ScalerManifest): Float64Array[][] {
   return s.columns.map((n) => c[n]!);
 }
 
+/** A model's inputs as recorded (names, ln transform, scaler), applied to a table: [feature][asset][row]. */
+export function scaledColumns(table: FeatureTable, names: string[], logs: string[], scaler: { mean: number[]; std: number[] }): Float64Array[][] {
+  const t = transformed(table, names, logs);
+  return scaled(t, { kind: 'standard', mode: 'pooled', columns: names, mean: { '*': scaler.mean }, std: { '*': scaler.std }, fittedOn: { rowsBefore: 0, rows: {} } });
+}
+
 function emptySplit(): SplitSamples {
   return { n: 0, x: new Float32Array(0), y: new Uint32Array(0), asset: new Int32Array(0), row: new Int32Array(0), persist: new Int32Array(0), baselineValue: new Float64Array(0) };
 }
@@ -184,16 +190,11 @@ export function edgeWeights(corr: Float64Array, N: number, t: number, out: Float
   }
 }
 
-export interface GraphDay {
-  x: Float32Array;
-  adj: Float32Array;
-  mask: Float32Array;
-  market: Float32Array;
-  nodes: number;
-}
-
-/** Graph inputs of one day from scaled columns; `undefined` when fewer than two nodes or the market row is incomplete. */
-function graphDay(
+/**
+ * Writes graph `i` of `into` from day t of the scaled columns; false (nothing usable) when fewer
+ * than two nodes are complete or the market row is not. Shared by training and inference.
+ */
+export function graphDay(
   t: number,
   node: Float64Array[][],
   market: Float64Array[][],

@@ -1,11 +1,12 @@
 // The newest input a trained model can be run on, built from the stored features with the
-// model's own recorded transform and scaler (never refitted): for an LSTM, one asset's last
-// complete window; for the graph network, the last day with a complete graph.
+// model's own recorded transform and scaler (never refitted) and the same code that built its
+// training samples: for an LSTM, one asset's last complete window; for the graph network, the
+// last day with a complete graph.
 import type { BarSet } from '@regime/data';
 import { UserError } from '@regime/data';
 import { rollingCorrMatrixSync } from '@regime/engine';
 import type { FeatureTable } from '@regime/features';
-import { edgeWeights, logReturns } from './dataset.js';
+import { graphDay, logReturns, scaledColumns } from './dataset.js';
 import type { ModelMetadata } from './onnx/index.js';
 
 export interface LatestInput {
@@ -28,37 +29,31 @@ function recorded(meta: ModelMetadata): Recorded {
   return { log: m.log_inputs ?? [], window: m.window ?? 1, edgeWindow: m.edge_window ?? 30, ...(spec.marketScaler ? { marketScaler: spec.marketScaler } : {}) };
 }
 
-function column(table: FeatureTable, name: string, k: number): Float64Array {
-  const v = table.values[name]?.[k];
-  if (!v) throw new UserError(`the model needs feature '${name}', which the feature table lacks; re-run \`regime features\` or retrain`);
-  return v;
+function requireFeatures(table: FeatureTable, names: string[]): void {
+  const missing = names.filter((n) => !table.values[n]);
+  if (missing.length) throw new UserError(`the model needs feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which the feature table lacks; re-run \`regime features\` or retrain`);
 }
 
-/** Scaled value of input j at (k, t), NaN where undefined. */
-function scaledAt(table: FeatureTable, names: string[], log: string[], scaler: { mean: number[]; std: number[] }, j: number, k: number, t: number): number {
-  let x = column(table, names[j]!, k)[t]!;
-  if (log.includes(names[j]!)) x = x > 0 ? Math.log(x) : Number.NaN;
-  return (x - scaler.mean[j]!) / scaler.std[j]!;
-}
+const DAY = 86_400_000;
 
 export function latestLstmInput(table: FeatureTable, meta: ModelMetadata, symbol: string): LatestInput | undefined {
   const k = table.symbols.indexOf(symbol);
   if (k < 0) throw new UserError(`unknown asset '${symbol}' (assets: ${table.symbols.join(', ')})`);
+  requireFeatures(table, meta.featureNames);
   const r = recorded(meta);
-  const F = meta.featureNames.length;
+  const cols = scaledColumns(table, meta.featureNames, r.log, meta.scaler);
+  const F = cols.length;
   const L = r.window;
   let run = 0;
   let end = -1;
   for (let t = 0; t < table.length; t++) {
-    let ok = table.listed[k]![t] === 1;
-    for (let j = 0; j < F && ok; j++) ok = Number.isFinite(scaledAt(table, meta.featureNames, r.log, meta.scaler, j, k, t));
-    run = ok ? run + 1 : 0;
+    run = table.listed[k]![t] && cols.every((c) => Number.isFinite(c[k]![t]!)) ? run + 1 : 0;
     if (run >= L) end = t;
   }
   if (end < 0) return undefined;
   const x = new Float32Array(L * F);
-  for (let l = 0; l < L; l++) for (let j = 0; j < F; j++) x[l * F + j] = scaledAt(table, meta.featureNames, r.log, meta.scaler, j, k, end - L + 1 + l);
-  return { inputs: { x }, row: end, time: table.start + end * 86_400_000 };
+  for (let l = 0; l < L; l++) for (let j = 0; j < F; j++) x[l * F + j] = cols[j]![k]![end - L + 1 + l]!;
+  return { inputs: { x }, row: end, time: table.start + end * DAY };
 }
 
 export function latestGraphInput(table: FeatureTable, bars: BarSet, meta: ModelMetadata): LatestInput | undefined {
@@ -66,42 +61,16 @@ export function latestGraphInput(table: FeatureTable, bars: BarSet, meta: ModelM
   if (nodes.length !== table.symbols.length || nodes.some((s, i) => s !== table.symbols[i])) {
     throw new UserError(`the graph model was trained on assets [${nodes.join(', ')}] but the data has [${table.symbols.join(', ')}]; retrain with \`regime train\``);
   }
+  const market = meta.marketFeatureNames ?? [];
+  requireFeatures(table, [...meta.featureNames, ...market]);
   const r = recorded(meta);
   const N = nodes.length;
-  const F = meta.featureNames.length;
-  const market = meta.marketFeatureNames ?? [];
-  const G = market.length;
+  const node = scaledColumns(table, meta.featureNames, r.log, meta.scaler);
+  const mkt = market.length ? scaledColumns(table, market, [], r.marketScaler ?? { mean: market.map(() => 0), std: market.map(() => 1) }) : [];
   const corr = rollingCorrMatrixSync(logReturns(bars), N, r.edgeWindow);
+  const into = { x: new Float32Array(N * node.length), adj: new Float32Array(N * N), mask: new Float32Array(N), market: new Float32Array(market.length) };
   for (let t = table.length - 1; t >= 0; t--) {
-    const x = new Float32Array(N * F);
-    const mask = new Float32Array(N);
-    let present = 0;
-    for (let k = 0; k < N; k++) {
-      let ok = table.listed[k]![t] === 1;
-      const row = new Float32Array(F);
-      for (let j = 0; j < F && ok; j++) {
-        row[j] = scaledAt(table, meta.featureNames, r.log, meta.scaler, j, k, t);
-        ok = Number.isFinite(row[j]!);
-      }
-      if (!ok) continue;
-      x.set(row, k * F);
-      mask[k] = 1;
-      present++;
-    }
-    if (present < 2) continue;
-    const m = new Float32Array(G);
-    let ok = true;
-    for (let g = 0; g < G && ok; g++) {
-      let v = Number.NaN;
-      for (let k = 0; k < N && !Number.isFinite(v); k++) v = column(table, market[g]!, k)[t]!;
-      const s = r.marketScaler;
-      m[g] = s ? (v - s.mean[g]!) / s.std[g]! : v;
-      ok = Number.isFinite(m[g]!);
-    }
-    if (!ok) continue;
-    const adj = new Float32Array(N * N);
-    edgeWeights(corr, N, t, adj, 0);
-    return { inputs: { x, adj, mask, market: m }, row: t, time: table.start + t * 86_400_000 };
+    if (graphDay(t, node, mkt, table.listed, corr, N, into, 0)) return { inputs: into, row: t, time: table.start + t * DAY };
   }
   return undefined;
 }

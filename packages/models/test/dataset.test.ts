@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FeatureTable } from '@regime/features';
 import { buildLstmDataset, classWeights } from '../src/dataset.js';
+import { latestLstmInput } from '../src/latest.js';
+import type { ModelMetadata } from '../src/onnx/index.js';
 import { parseSpec, type LstmModelSpec } from '../src/specs.js';
 import type { TaskTargets } from '../src/labels.js';
 
@@ -108,6 +110,20 @@ describe('LSTM dataset', () => {
     // Data after the train split does not move the selection.
     const b = buildLstmDataset(table(row('2020-07-05')), targets(), sel, splits);
     expect(b.selection).toEqual(a.selection);
+  });
+
+  it('inference rebuilds exactly the training window from the recorded transform and scaler', () => {
+    const tb = table();
+    const d = buildLstmDataset(tb, targets(), spec(0), splits);
+    const meta = { featureNames: d.featureNames, scaler: d.scaler, spec: { model: d.spec } } as unknown as ModelMetadata;
+    const h = d.splits.holdout;
+    for (const k of [0, 1]) {
+      const latest = latestLstmInput(tb, meta, tb.symbols[k]!)!;
+      expect(latest.row).toBe(T - 1);
+      const i = Array.from(h.row).findIndex((r, j) => r === T - 1 && h.asset[j] === k);
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(latest.inputs.x).toEqual(h.x.subarray(i * 10, i * 10 + 10));
+    }
   });
 
   it('class weights are N / (K · n_c)', () => {
