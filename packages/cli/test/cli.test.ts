@@ -15,7 +15,7 @@ describe('regime CLI', () => {
     const h = regime(['--help']);
     expect(h.code).toBe(0);
     expect(h.out).toContain('Usage: regime');
-    for (const verb of ['run', 'fetch', 'ingest', 'synth', 'info', 'export']) expect(h.out).toContain(verb);
+    for (const verb of ['run', 'fetch', 'ingest', 'synth', 'features', 'label', 'train', 'infer', 'info', 'export']) expect(h.out).toContain(verb);
     expect(regime(['--version']).out.trim()).toMatch(/^regime \d+\.\d+\.\d+$/);
     const bad = regime(['frobnicate']);
     expect(bad.code).toBe(1);
