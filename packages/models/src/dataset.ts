@@ -317,5 +317,3 @@ export function classWeights(y: Uint32Array, k: number): number[] {
 export function describeDataset(d: Dataset): string {
   return SPLIT_NAMES.map((s) => `${s} ${d.splits[s].n}`).join(', ');
 }
-
-export { splitStarts };
